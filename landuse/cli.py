@@ -1,0 +1,124 @@
+"""Command-line interface: a thin click wrapper, each command calling one library function.
+
+Exit codes: 0 ok; 1 a user error (bad input, configuration or output location: one line,
+no traceback unless -v); 2 a usage error (click).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from landuse import __version__
+from landuse.config import DEFAULT_REGION, load_region
+from landuse.errors import LanduseError
+
+log = logging.getLogger("landuse")
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
+
+
+def _user_errors(func):
+    """Print user errors as one line and exit 1; with -v show the traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            return func(*args, **kwargs)
+        except LanduseError as exc:
+            if ctx.obj.get("verbosity", 0) > 0:
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+region_option = click.option(
+    "--region", "-r", default=DEFAULT_REGION, show_default=True,
+    help="Name of a shipped region config or path of a region YAML file.",
+)
+data_option = click.option(
+    "--data", "-d", type=click.Path(path_type=Path), default=None,
+    help="Data directory (default: $LANDUSE_DATA, else ../shared/data/<region>, else online).",
+)
+layers_dir_option = click.option(
+    "--layers-dir", type=click.Path(path_type=Path), default=Path("layers"), show_default=True,
+    help="Folder of the layer store.",
+)
+out_option = click.option(
+    "--out", "-o", type=click.Path(path_type=Path), default=None,
+    help="Output folder (default: outputs/<region>).",
+)
+force_option = click.option("--force", is_flag=True, help="Rebuild even if inputs are unchanged.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug); tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(__version__, prog_name="landuse")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """landuse: land-use potential for agroforestry, open-space PV and wind, with the
+    carbon balance against the urban emission load."""
+    verbosity = -1 if quiet else verbose
+    ctx.ensure_object(dict)["verbosity"] = verbosity
+    _setup_logging(verbosity)
+
+
+def _out_dir(out: Path | None, region_name: str) -> Path:
+    return out if out is not None else Path("outputs") / region_name
+
+
+@main.command()
+@region_option
+@data_option
+@layers_dir_option
+@force_option
+@_user_errors
+def layers(region: str, data: Path | None, layers_dir: Path, force: bool) -> None:
+    """Build the canonical layer store layers/<region>.gpkg (reused while inputs are unchanged)."""
+    from landuse.layers import layer_store
+
+    t0 = time.perf_counter()
+    cfg = load_region(region)
+    layerset, reused = layer_store(cfg, data=data, layers_dir=layers_dir, force=force)
+    state = "reused (inputs unchanged)" if reused else "built"
+    click.echo(f"Layer store {layers_dir / (cfg.name + '.gpkg')} {state} in {time.perf_counter() - t0:.1f} s")
+    for name, gdf in layerset.layers.items():
+        click.echo(f"  {name:16} {len(gdf):>8,} features")
+    for key, path in layerset.rasters.items():
+        click.echo(f"  raster {key:9} {path}")
+
+
+@main.command()
+@region_option
+@data_option
+@layers_dir_option
+@out_option
+@_user_errors
+def stats(region: str, data: Path | None, layers_dir: Path, out: Path | None) -> None:
+    """Land statistics per municipality and group (ha) beside the 2016 baseline."""
+    from landuse.layers import layer_store
+    from landuse.stats import format_statistics, land_statistics, write_table
+
+    cfg = load_region(region)
+    layerset, _ = layer_store(cfg, data=data, layers_dir=layers_dir)
+    table = land_statistics(layerset, cfg)
+    path = write_table(table, _out_dir(out, cfg.name) / "land_stats.csv")
+    click.echo(format_statistics(table))
+    click.echo(f"Written: {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

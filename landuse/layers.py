@@ -1,0 +1,430 @@
+"""Canonical layers: one schema whatever the source, in EPSG:25833, with provenance.
+
+:func:`build_layers` turns a region's sources into the canonical layers (region plus a
+margin); :func:`layer_store` writes them to ``layers/<region>.gpkg`` with a manifest and
+reuses the store while its inputs are unchanged; :func:`read_layers` reads them back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import Transformer
+from shapely.geometry import box
+
+from landuse import __version__
+from landuse.config import (
+    WORKING_CRS,
+    Region,
+    data_search_order,
+    load_region,
+    resolve_data_dir,
+)
+from landuse.errors import DataError
+from landuse.io import read_vector, repair_geometries, sha256_file, write_json, write_layers
+from landuse.sources import omt, osm
+from landuse.sources.boundaries import geocode_boundaries, read_boundaries
+from landuse.sources.files import read_file_source
+from landuse.sources.rasters import reproject_raster
+
+log = logging.getLogger(__name__)
+
+#: Bump when the canonical schema or its derivation changes: stores of an older schema rebuild.
+SCHEMA_VERSION = 1
+
+_POLY, _LINE, _ANY = ("Polygon", "MultiPolygon"), ("LineString", "MultiLineString"), None
+
+#: Canonical layers: geometry types kept, columns with their default, and whether required.
+SCHEMA: dict[str, dict[str, Any]] = {
+    "boundaries": {"geom": _POLY, "columns": {"ags": "", "name": "", "group": ""}, "required": True},
+    "landcover": {"geom": _POLY, "columns": {"class": "other", "subclass": ""}, "required": True},
+    "buildings": {"geom": _POLY, "columns": {"kind": "yes", "height_m": float("nan")}, "required": False},
+    "roads": {"geom": _LINE, "columns": {"class": "minor", "kind": "", "name": "", "bridge_tunnel": ""},
+              "required": True},
+    "railways": {"geom": _LINE, "columns": {"kind": "rail", "main": False, "service": ""}, "required": False},
+    "waterways": {"geom": _LINE, "columns": {"class": "stream", "name": "", "intermittent": False,
+                                             "tunnel": False}, "required": False},
+    "water_bodies": {"geom": _POLY, "columns": {"class": "lake", "name": ""}, "required": False},
+    "protected_areas": {"geom": _POLY, "columns": {"type": "other", "name": ""}, "required": False},
+    "aerodromes": {"geom": _ANY, "columns": {"class": "aerodrome", "name": "", "ref": ""}, "required": False},
+    "power_lines": {"geom": _LINE, "columns": {"class": "line", "voltage_v": float("nan")}, "required": False},
+    "existing_plants": {"geom": _ANY, "columns": {"technology": "other", "capacity_mw": float("nan"),
+                                                  "name": ""}, "required": False},
+}
+LAYER_NAMES = tuple(SCHEMA)
+
+
+@dataclass
+class LayerSet:
+    """Canonical layers of a region with the metadata needed downstream.
+
+    Attributes
+    ----------
+    layers : dict of str to GeoDataFrame
+        Canonical layers in EPSG:25833.
+    rasters : dict of str to Path
+        Rasters reprojected to EPSG:25833 (name → GeoTIFF).
+    manifest : dict
+        Provenance: sources, dates, licences, attribution, counts, checksums.
+    """
+
+    layers: dict[str, gpd.GeoDataFrame]
+    rasters: dict[str, Path] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        return self.layers[name]
+
+    @property
+    def region_geometry(self) -> shapely.Geometry:
+        """Union of the region's municipalities (EPSG:25833)."""
+        return self.layers["boundaries"].geometry.union_all()
+
+    @property
+    def attribution(self) -> list[str]:
+        """Attribution lines of every source, for maps and exports."""
+        return sorted({s["attribution"] for s in self.manifest.get("sources", []) if s.get("attribution")})
+
+
+def conform(gdf: gpd.GeoDataFrame, name: str, source: str = "") -> gpd.GeoDataFrame:
+    """Bring a frame onto the canonical schema of layer ``name`` in EPSG:25833.
+
+    Missing columns get their default; extra columns are dropped; geometries of the wrong
+    dimension are dropped (a polygon layer keeps only polygons); invalid geometries are
+    repaired; the frame is reprojected.
+    """
+    spec = SCHEMA[name]
+    if gdf.crs is None:
+        raise DataError(f"Layer {name} ({source or 'unknown source'}) has no CRS; set 'crs:' in its source entry.")
+    gdf = gdf.to_crs(WORKING_CRS) if gdf.crs != WORKING_CRS else gdf
+    if spec["geom"] is not None and len(gdf):
+        gdf = gdf[gdf.geom_type.isin(spec["geom"])]
+    gdf = repair_geometries(gdf, f"{name} ({source})")
+    data = {}
+    for col, default in spec["columns"].items():
+        data[col] = gdf[col].to_numpy() if col in gdf.columns else [default] * len(gdf)
+    out = gpd.GeoDataFrame(data, geometry=gdf.geometry.to_numpy(), crs=WORKING_CRS)
+    for col, default in spec["columns"].items():
+        if isinstance(default, bool):
+            out[col] = out[col].astype(bool)
+        elif isinstance(default, float):
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+        else:
+            out[col] = out[col].astype(object).where(out[col].notna(), default).astype(str)
+    out["source"] = source
+    return out
+
+
+def required_margin(region: Region) -> float:
+    """Margin (m) the layers keep around the region: the larger of the region's
+    ``margin_m`` and the widest buffer of any rule in the region's criteria."""
+    margin = region.margin_m
+    try:
+        from landuse.criteria import max_buffer_m
+
+        margin = max(margin, max_buffer_m())
+    except ImportError:  # criteria not available: the region's margin stands
+        pass
+    return float(margin)
+
+
+def _bbox_in(crs, geom: shapely.Geometry) -> tuple[float, float, float, float]:
+    """Bounds of a EPSG:25833 geometry in another CRS (densified edges, so it covers it)."""
+    t = Transformer.from_crs(WORKING_CRS, crs, always_xy=True)
+    return t.transform_bounds(*geom.bounds, densify_pts=21)
+
+
+def _extent_polygon(bounds, crs) -> shapely.Geometry:
+    return gpd.GeoSeries([box(*bounds)], crs=crs).to_crs(WORKING_CRS).iloc[0]
+
+
+def check_coverage(
+    boundaries: gpd.GeoDataFrame, extent: shapely.Geometry, margin_m: float, source: str
+) -> dict[str, float]:
+    """Check that a source's extent covers the region (error) and its margin (warning).
+
+    Returns
+    -------
+    dict
+        ``region_missing_km2`` and ``margin_missing_km2``.
+
+    Raises
+    ------
+    DataError
+        When part of the region lies outside the data: names the municipalities and the area.
+    """
+    tolerance = 1e-3  # share of a municipality's area, to forgive simplified borders
+    missing = boundaries.geometry.difference(extent)
+    share = missing.area / boundaries.geometry.area
+    bad = share > tolerance
+    if bad.any():
+        parts = ", ".join(
+            f"{n} ({a / 1e6:.1f} km², {s:.0%})"
+            for n, a, s in zip(boundaries["name"][bad], missing.area[bad], share[bad], strict=True)
+        )
+        raise DataError(
+            f"{source} does not cover the region: missing {parts}. Use data that covers the whole "
+            "region or fetch it online (osm source type 'osmnx')."
+        )
+    region = boundaries.geometry.union_all()
+    ring = region.buffer(margin_m).difference(region)
+    margin_missing = ring.difference(extent)
+    km2 = margin_missing.area / 1e6
+    if km2 > 0.01 * ring.area / 1e6:
+        c = region.centroid
+        sides = []
+        minx, miny, maxx, maxy = margin_missing.bounds
+        for label, cond in (("west", minx < c.x and extent.bounds[0] > region.bounds[0] - margin_m),
+                            ("east", extent.bounds[2] < region.bounds[2] + margin_m),
+                            ("south", extent.bounds[1] > region.bounds[1] - margin_m),
+                            ("north", extent.bounds[3] < region.bounds[3] + margin_m)):
+            if cond:
+                sides.append(label)
+        log.warning(
+            "%s covers the region but not all of its %.0f m margin: %.1f km² (%.0f%%) of the margin "
+            "is missing on the %s side(s). Features there (houses, roads) cannot exclude sites "
+            "near the border.", source, margin_m, km2, 100 * km2 / (ring.area / 1e6),
+            ", ".join(sides) or "outer",
+        )
+    return {"region_missing_km2": float(missing.area.sum() / 1e6), "margin_missing_km2": float(km2)}
+
+
+def _select(gdf: gpd.GeoDataFrame, area: shapely.Geometry) -> gpd.GeoDataFrame:
+    """Features intersecting ``area`` (spatial index; geometries are kept whole)."""
+    if gdf.empty:
+        return gdf
+    idx = gdf.sindex.query(area, predicate="intersects")
+    return gdf.iloc[sorted(idx)].reset_index(drop=True)
+
+
+def _source_entry(key: str, spec: dict, path: Path | None) -> dict[str, Any]:
+    entry = {
+        "source": key, "type": spec.get("type", "file"),
+        "path": str(path) if path else None,
+        "date": spec.get("date"), "licence": spec.get("licence"), "attribution": spec.get("attribution"),
+    }
+    if path is not None and path.exists():
+        entry["sha256"] = sha256_file(path)
+        entry["bytes"] = path.stat().st_size
+    return entry
+
+
+def input_fingerprint(region: Region, data_dir: Path | None) -> dict[str, Any]:
+    """Checksums of everything a layer store depends on: input files, config, margin, schema."""
+    files = {}
+    if data_dir is not None:
+        for path in _input_paths(region, data_dir):
+            files[str(path)] = sha256_file(path) if path.exists() else "missing"
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "config_sha256": region.checksum(),
+        "margin_m": required_margin(region),
+        "inputs": files,
+        "online": data_dir is None,
+    }
+
+
+def _input_paths(region: Region, data_dir: Path) -> list[Path]:
+    src = region.sources
+    paths = []
+    if "boundaries" in src and src["boundaries"].get("path"):
+        paths.append(data_dir / src["boundaries"]["path"])
+    o = src.get("osm", {})
+    for key in ("path", "buildings"):
+        if o.get(key):
+            paths.append(data_dir / o[key])
+    for spec in (src.get("rasters") or {}).values():
+        paths.append(data_dir / spec["path"])
+    for spec in src.get("files") or []:
+        paths.append(data_dir / spec["path"])
+    return paths
+
+
+def build_layers(
+    region: Region | str = "leipzig-wurzen",
+    data: str | os.PathLike | None = None,
+    raster_dir: str | os.PathLike | None = None,
+) -> LayerSet:
+    """Build the canonical layers of a region from its sources.
+
+    Parameters
+    ----------
+    region : Region or str
+        Region config or its name/path.
+    data : path-like, optional
+        Data directory (else ``$LANDUSE_DATA``, ``../shared/data/<region>``, online).
+    raster_dir : path-like, optional
+        Where reprojected rasters are written (default ``layers/<region>_rasters``).
+
+    Returns
+    -------
+    LayerSet
+        Layers in EPSG:25833, clipped to the region plus :func:`required_margin`.
+    """
+    region = load_region(region) if not isinstance(region, Region) else region
+    data_dir = resolve_data_dir(region, data)
+    src = region.sources
+    margin = required_margin(region)
+    manifest_sources = []
+
+    if data_dir is not None and "boundaries" in src:
+        boundaries = read_boundaries(src["boundaries"], data_dir, region)
+        manifest_sources.append(_source_entry("boundaries", src["boundaries"],
+                                              data_dir / src["boundaries"]["path"]))
+    else:
+        boundaries = _online(lambda: geocode_boundaries(region), region, "boundaries")
+        manifest_sources.append({"source": "boundaries", "type": "osmnx geocoder",
+                                 "attribution": "© OpenStreetMap contributors", "licence": "ODbL 1.0"})
+    boundaries = conform(boundaries, "boundaries", "boundaries")
+    region_geom = boundaries.geometry.union_all()
+    aoi = region_geom.buffer(margin)
+
+    osm_spec = src.get("osm", {"type": "osmnx"})
+    kind = osm_spec.get("type", "openmaptiles") if data_dir is not None else "osmnx"
+    coverage = {}
+    if kind == "openmaptiles":
+        path = data_dir / osm_spec["path"]
+        if not path.exists():
+            raise DataError(f"OpenStreetMap data {path} not found (sources.osm.path in {region.path}).")
+        crs = pyogrio.read_info(path, layer="landcover")["crs"]
+        bbox = _bbox_in(crs, aoi)
+        buildings = data_dir / osm_spec["buildings"] if osm_spec.get("buildings") else None
+        raw = omt.read_openmaptiles(path, buildings, bbox=bbox)
+        coverage = check_coverage(boundaries, _extent_polygon(omt.data_extent(path), crs), margin, str(path))
+        manifest_sources.append(_source_entry("osm", osm_spec, path))
+        if buildings is not None:
+            manifest_sources.append(_source_entry("osm buildings", osm_spec, buildings))
+    elif kind == "osm_xml":
+        path = data_dir / osm_spec["path"]
+        aoi_4326 = gpd.GeoSeries([aoi], crs=WORKING_CRS).to_crs("EPSG:4326").iloc[0]
+        raw = osm.read_osm_xml(path, polygon=aoi_4326)
+        manifest_sources.append(_source_entry("osm", osm_spec, path))
+    elif kind == "osmnx":
+        aoi_4326 = gpd.GeoSeries([aoi], crs=WORKING_CRS).to_crs("EPSG:4326").iloc[0]
+        raw = _online(lambda: osm.fetch_osm(aoi_4326), region, "OpenStreetMap features")
+        manifest_sources.append({"source": "osm", "type": "osmnx", "date": dt.date.today().isoformat(),
+                                 "licence": "ODbL 1.0", "attribution": "© OpenStreetMap contributors"})
+    else:
+        raise DataError(f"sources.osm.type '{kind}' in {region.path} is not one of openmaptiles, osm_xml, osmnx.")
+
+    layers: dict[str, gpd.GeoDataFrame] = {"boundaries": boundaries}
+    for name in LAYER_NAMES[1:]:
+        layers[name] = _select(conform(raw.get(name, gpd.GeoDataFrame(geometry=[], crs=WORKING_CRS)),
+                                       name, "osm"), aoi)
+    for spec in src.get("files") or []:
+        name, gdf = read_file_source(spec, data_dir)
+        extra = _select(conform(gdf, name, spec["path"]), aoi)
+        layers[name] = pd.concat([layers[name], extra], ignore_index=True)
+        manifest_sources.append(_source_entry(f"files:{name}", spec, data_dir / spec["path"]))
+
+    for name, gdf in layers.items():
+        if gdf.empty:
+            if SCHEMA[name]["required"]:
+                raise DataError(f"Layer {name} is empty for region {region.name}: check the sources in {region.path}.")
+            log.warning("Layer %s is empty for region %s (optional: rules that use it are skipped).",
+                        name, region.name)
+
+    rasters = {}
+    if data_dir is not None and src.get("rasters"):
+        out_dir = Path(raster_dir) if raster_dir else Path("layers") / f"{region.name}_rasters"
+        for key, spec in src["rasters"].items():
+            path = data_dir / spec["path"]
+            rasters[key] = reproject_raster(path, out_dir / f"{key}.tif", bounds=aoi.bounds, crs=spec.get("crs"))
+            manifest_sources.append(_source_entry(f"raster:{key}", spec, path))
+
+    manifest = {
+        "region": region.name,
+        "title": region.title,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "landuse_version": __version__,
+        "crs": WORKING_CRS,
+        "margin_m": margin,
+        "region_area_ha": round(region_geom.area / 1e4, 1),
+        "coverage": coverage,
+        "sources": manifest_sources,
+        "layers": {n: {"features": len(g), "source": ", ".join(sorted(set(g["source"]))) if len(g) else ""}
+                   for n, g in layers.items()},
+        "rasters": {k: {"path": str(p), **{kk: src["rasters"][k].get(kk) for kk in
+                                          ("unit", "description", "attribution", "licence")}}
+                    for k, p in rasters.items()},
+        "fingerprint": input_fingerprint(region, data_dir),
+    }
+    return LayerSet(layers=layers, rasters=rasters, manifest=manifest)
+
+
+def _online(fetch, region: Region, what: str):
+    try:
+        return fetch()
+    except Exception as exc:  # network, Overpass and Nominatim errors all end here
+        raise DataError(
+            f"No local data for region '{region.name}' and fetching {what} online failed ({exc}). "
+            f"Tried: {'; '.join(data_search_order(region))}. Pass --data DIR or set LANDUSE_DATA."
+        ) from exc
+
+
+def store_paths(region_name: str, layers_dir: str | os.PathLike | None = None) -> tuple[Path, Path, Path]:
+    """Paths of a region's layer store: GeoPackage, manifest and raster folder.
+
+    ``layers_dir`` defaults to ``layers/`` in the working directory.
+    """
+    base = Path(layers_dir) if layers_dir else Path("layers")
+    return base / f"{region_name}.gpkg", base / f"{region_name}.manifest.json", base / f"{region_name}_rasters"
+
+
+def layer_store(
+    region: Region | str = "leipzig-wurzen",
+    data: str | os.PathLike | None = None,
+    layers_dir: str | os.PathLike | None = None,
+    force: bool = False,
+) -> tuple[LayerSet, bool]:
+    """Build (or reuse) the layer store ``layers/<region>.gpkg`` with its manifest.
+
+    Returns
+    -------
+    (LayerSet, bool)
+        The layers and whether the existing store was reused.
+    """
+    region = load_region(region) if not isinstance(region, Region) else region
+    gpkg, manifest_path, raster_dir = store_paths(region.name, layers_dir)
+    data_dir = resolve_data_dir(region, data)
+    if not force and gpkg.exists() and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("fingerprint") == json.loads(json.dumps(input_fingerprint(region, data_dir))):
+            log.info("Layer store %s is up to date: reusing it.", gpkg)
+            return read_layers(gpkg, manifest_path), True
+        log.info("Inputs of %s changed: rebuilding.", gpkg)
+    layerset = build_layers(region, data_dir, raster_dir=raster_dir)
+    write_layers(layerset.layers, gpkg)
+    layerset.manifest["gpkg_sha256"] = sha256_file(gpkg)
+    write_json(layerset.manifest, manifest_path)
+    log.info("Wrote %s (%s)", gpkg, ", ".join(f"{n} {len(g)}" for n, g in layerset.layers.items()))
+    return layerset, False
+
+
+def read_layers(gpkg: str | os.PathLike, manifest_path: str | os.PathLike | None = None) -> LayerSet:
+    """Read a layer store back into a :class:`LayerSet`."""
+    gpkg = Path(gpkg)
+    layers = {name: read_vector(gpkg, layer=name) for name in LAYER_NAMES}
+    manifest: dict[str, Any] = {}
+    rasters: dict[str, Path] = {}
+    manifest_path = Path(manifest_path) if manifest_path else gpkg.with_suffix(".manifest.json")
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        rasters = {k: Path(v["path"]) for k, v in manifest.get("rasters", {}).items()}
+    return LayerSet(layers=layers, rasters=rasters, manifest=manifest)
+
+
+def config_hash(*objs: Any) -> str:
+    """Short SHA-256 over JSON-serialisable objects (for stage cache keys)."""
+    return hashlib.sha256(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,75 @@
+"""Official GIS files a municipality has (ATKIS, ALKIS, InVeKoS, protected areas, the plant
+register…) mapped onto canonical layers by a small manifest in the region config.
+
+Example entry under ``sources.files``::
+
+    - layer: protected_areas          # canonical layer it feeds
+      path: schutzgebiete/lsg.shp     # relative to the data directory
+      crs: EPSG:25833                 # only used when the file has no CRS
+      class_field: TYP                # column giving the canonical class/type ...
+      class_map: {LSG: LSG, NSG: NSG} # ... translated by this table (default: as is)
+      value: LSG                      # or one fixed class/type for every feature
+      name_field: NAME
+      licence: dl-de/by-2-0
+      attribution: "© Landesamt für Umwelt, Landwirtschaft und Geologie"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from landuse.errors import ConfigError, DataError
+from landuse.io import read_vector
+
+#: Canonical layer → the column that holds its class (or type/technology).
+CLASS_COLUMN = {
+    "landcover": "class", "roads": "class", "railways": "kind", "waterways": "class",
+    "water_bodies": "class", "protected_areas": "type", "aerodromes": "class",
+    "power_lines": "class", "existing_plants": "technology", "buildings": "kind",
+}
+_KEYS = {"layer", "path", "source_layer", "crs", "class_field", "class_map", "value",
+         "name_field", "licence", "attribution", "date"}
+
+
+def read_file_source(spec: dict, data_dir: Path) -> tuple[str, gpd.GeoDataFrame]:
+    """Read one official file and map it onto its canonical layer.
+
+    Returns
+    -------
+    (str, GeoDataFrame)
+        Canonical layer name and the features with the layer's class column (file CRS).
+    """
+    bad = set(spec) - _KEYS
+    if bad:
+        raise ConfigError(f"sources.files entry {spec.get('path')}: unknown keys {sorted(bad)}.")
+    layer = spec.get("layer")
+    if layer not in CLASS_COLUMN:
+        raise ConfigError(
+            f"sources.files entry {spec.get('path')}: 'layer' must be one of {sorted(CLASS_COLUMN)}, got {layer!r}."
+        )
+    if "path" not in spec:
+        raise ConfigError(f"sources.files entry for layer {layer}: 'path' is missing.")
+    path = data_dir / spec["path"]
+    gdf = read_vector(path, layer=spec.get("source_layer"), crs=spec.get("crs"))
+    if gdf.empty:
+        raise DataError(f"{path}: no features; remove the entry or fix the file.")
+    column = CLASS_COLUMN[layer]
+    if "value" in spec:
+        values = pd.Series(str(spec["value"]), index=gdf.index)
+    elif "class_field" in spec:
+        field = spec["class_field"]
+        if field not in gdf.columns:
+            raise DataError(f"{path}: class_field '{field}' not found; columns: {list(gdf.columns[:-1])}.")
+        values = gdf[field].astype(str)
+        if "class_map" in spec:
+            mapping = {str(k): str(v) for k, v in spec["class_map"].items()}
+            values = values.map(mapping).fillna("other")
+    else:
+        raise ConfigError(f"sources.files entry {path}: give 'class_field' or 'value'.")
+    out = gpd.GeoDataFrame({column: values.values}, geometry=gdf.geometry.values, crs=gdf.crs)
+    if "name_field" in spec and spec["name_field"] in gdf.columns:
+        out["name"] = gdf[spec["name_field"]].astype(str).values
+    return layer, out

@@ -1,0 +1,146 @@
+"""OpenMapTiles-schema GeoPackages (OpenStreetMap decoded from vector tiles).
+
+OpenMapTiles classes are grouped OSM tag values, so they go through the class tables of
+:mod:`landuse.sources.osm`; the layers that this schema lacks (power lines, existing plants,
+protected areas other than nature reserves) come back empty.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from landuse.errors import DataError
+from landuse.sources.osm import LANDCOVER_CLASSES, RAILWAY_KINDS, ROAD_CLASSES, WATERWAY_CLASSES
+
+log = logging.getLogger(__name__)
+
+_OMT_LAYERS = ("landcover", "landuse", "water", "transportation", "waterway", "park", "aeroway")
+
+
+def _read(path: Path, layer: str, bbox: tuple[float, float, float, float] | None,
+          columns: list[str] | None = None) -> gpd.GeoDataFrame:
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=layer, bbox=bbox, columns=columns)
+    except pyogrio.errors.DataLayerError as exc:
+        raise DataError(
+            f"{path}: layer '{layer}' is missing; an OpenMapTiles GeoPackage needs the layers "
+            f"{', '.join(_OMT_LAYERS)}."
+        ) from exc
+    for col in columns or []:
+        if col in gdf.columns:
+            gdf[col] = gdf[col].astype(object).where(gdf[col].notna(), "").astype(str)
+    return gdf
+
+
+def _empty(columns: list[str], crs) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs=crs)
+
+
+def read_openmaptiles(
+    path: str | Path,
+    buildings_path: str | Path | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> dict[str, gpd.GeoDataFrame]:
+    """Canonical layers from an OpenMapTiles-schema GeoPackage.
+
+    Parameters
+    ----------
+    path : path-like
+        GeoPackage with the layers landcover, landuse, water, transportation, waterway,
+        park and aeroway.
+    buildings_path : path-like, optional
+        GeoPackage with a ``building`` layer (``render_height`` in m).
+    bbox : tuple, optional
+        (minx, miny, maxx, maxy) in the file's CRS; only features intersecting it are read.
+
+    Returns
+    -------
+    dict of str to GeoDataFrame
+        Canonical layers in the file's CRS.
+    """
+    path = Path(path)
+    layers: dict[str, gpd.GeoDataFrame] = {}
+
+    lc = _read(path, "landcover", bbox, ["class", "subclass"])
+    sub = lc["subclass"].where(lc["subclass"].ne(""), lc["class"])
+    lc_cls = sub.map(LANDCOVER_CLASSES).fillna("other")
+    lc_cls[lc["class"].eq("wood")] = "forest"
+    lu = _read(path, "landuse", bbox, ["class"])
+    water = _read(path, "water", bbox, ["class", "intermittent"])
+    crs = lc.crs
+    layers["landcover"] = gpd.GeoDataFrame(
+        {
+            "class": pd.concat([lc_cls, lu["class"].map(LANDCOVER_CLASSES).fillna("other"),
+                                pd.Series("water", index=water.index)], ignore_index=True),
+            "subclass": pd.concat([sub, lu["class"], water["class"]], ignore_index=True),
+        },
+        geometry=pd.concat([lc.geometry, lu.geometry, water.geometry], ignore_index=True).values,
+        crs=crs,
+    )
+    layers["water_bodies"] = gpd.GeoDataFrame(
+        {"class": water["class"].values, "name": ""}, geometry=water.geometry.values, crs=crs
+    )
+
+    tr = _read(path, "transportation", bbox, ["class", "brunnel", "service"])
+    road_cls = tr["class"].map(ROAD_CLASSES)
+    roads = tr[road_cls.notna()]
+    layers["roads"] = gpd.GeoDataFrame(
+        {"class": road_cls[roads.index].values, "kind": roads["class"].values, "name": "",
+         "bridge_tunnel": roads["brunnel"].values},
+        geometry=roads.geometry.values, crs=crs,
+    )
+    rail = tr[tr["class"].isin(RAILWAY_KINDS)]
+    layers["railways"] = gpd.GeoDataFrame(
+        {"kind": rail["class"].values,
+         "main": (rail["class"].eq("rail") & rail["service"].eq("")).values,
+         "service": rail["service"].values},
+        geometry=rail.geometry.values, crs=crs,
+    )
+
+    ww = _read(path, "waterway", bbox, ["class", "brunnel", "intermittent"])
+    ww = ww[ww["class"].isin(WATERWAY_CLASSES)]
+    layers["waterways"] = gpd.GeoDataFrame(
+        {"class": ww["class"].values, "name": "",
+         "intermittent": ww["intermittent"].isin(["1", "1.0"]).values,
+         "tunnel": ww["brunnel"].eq("tunnel").values},
+        geometry=ww.geometry.values, crs=crs,
+    )
+
+    park = _read(path, "park", bbox, ["class", "name:latin"])
+    park = park[park["class"].eq("nature_reserve")]
+    layers["protected_areas"] = gpd.GeoDataFrame(
+        {"type": "NSG", "name": park["name:latin"].values}, geometry=park.geometry.values, crs=crs
+    )
+    aero = _read(path, "aeroway", bbox, ["class", "ref"])
+    layers["aerodromes"] = gpd.GeoDataFrame(
+        {"class": aero["class"].values, "name": "", "ref": aero["ref"].values},
+        geometry=aero.geometry.values, crs=crs,
+    )
+    layers["power_lines"] = _empty(["class", "voltage_v"], crs)
+    layers["existing_plants"] = _empty(["technology", "capacity_mw", "name"], crs)
+
+    if buildings_path is not None:
+        b = pyogrio.read_dataframe(buildings_path, layer="building", bbox=bbox,
+                                   columns=["render_height"])
+        layers["buildings"] = gpd.GeoDataFrame(
+            {"kind": "yes", "height_m": pd.to_numeric(b["render_height"], errors="coerce").values},
+            geometry=b.geometry.values, crs=b.crs,
+        )
+    else:
+        layers["buildings"] = _empty(["kind", "height_m"], crs)
+    log.info("Read OpenMapTiles layers from %s: %s", path,
+             ", ".join(f"{k} {len(v)}" for k, v in layers.items()))
+    return layers
+
+
+def data_extent(path: str | Path) -> tuple[float, float, float, float]:
+    """Bounds (minx, miny, maxx, maxy) of an OpenMapTiles GeoPackage, in its CRS."""
+    bounds = [pyogrio.read_info(path, layer=layer, force_total_bounds=True)["total_bounds"]
+              for layer in ("landcover", "transportation")]
+    return (min(b[0] for b in bounds), min(b[1] for b in bounds),
+            max(b[2] for b in bounds), max(b[3] for b in bounds))

@@ -1,0 +1,130 @@
+"""Raster inputs (soil, climate, DEM, wind speed, irradiance) in the working CRS.
+
+Rasters are reprojected once into the layer store with nearest-neighbour resampling onto a
+grid finer than the source (so each source cell keeps its value and area), in EPSG:25833.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import xarray as xr
+from rasterio.crs import CRS
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+from rasterio.windows import from_bounds
+
+from landuse.config import WORKING_CRS
+from landuse.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def raster_crs(src: rasterio.io.DatasetReader, path: Path, crs: str | None = None) -> CRS:
+    """The raster's CRS, or ``crs`` when the file has none; an error naming the file otherwise."""
+    if src.crs is not None:
+        return src.crs
+    if crs is not None:
+        return CRS.from_user_input(crs)
+    raise DataError(
+        f"Raster {path} has no CRS. Add 'crs: EPSG:xxxx' to its entry under sources.rasters "
+        "in the region config."
+    )
+
+
+def reproject_raster(
+    src_path: str | Path,
+    dst_path: str | Path,
+    bounds: tuple[float, float, float, float] | None = None,
+    resolution: float | None = None,
+    crs: str | None = None,
+    resampling: Resampling = Resampling.nearest,
+) -> Path:
+    """Reproject a raster to EPSG:25833, optionally clipped to ``bounds`` (EPSG:25833).
+
+    Parameters
+    ----------
+    src_path, dst_path : path-like
+    bounds : tuple, optional
+        Target extent in EPSG:25833.
+    resolution : float, optional
+        Target cell size (m). Default: a fifth of the source cell size (at least 10 m), so
+        nearest-neighbour resampling keeps each source cell's footprint to within a fifth of
+        a cell.
+    crs : str, optional
+        CRS to assume when the file has none.
+
+    Returns
+    -------
+    Path
+        ``dst_path``, a float32 GeoTIFF with nodata NaN.
+    """
+    src_path, dst_path = Path(src_path), Path(dst_path)
+    if not src_path.exists():
+        raise DataError(f"Raster {src_path} not found.")
+    try:
+        src = rasterio.open(src_path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise DataError(f"Raster {src_path} is not a readable raster file ({exc}).") from exc
+    with src:
+        src_crs = raster_crs(src, src_path, crs)
+        dst_crs = CRS.from_user_input(WORKING_CRS)
+        transform, width, height = calculate_default_transform(
+            src_crs, dst_crs, src.width, src.height, *src.bounds
+        )
+        if resolution is None:
+            cell = src.res[0] if src_crs.is_projected else abs(transform.a)
+            resolution = max(10.0, cell / 5.0)
+        if bounds is None:
+            left, top = transform.c, transform.f
+            right, bottom = left + width * transform.a, top + height * transform.e
+            bounds = (left, bottom, right, top)
+        left, bottom, right, top = bounds
+        left = math.floor(left / resolution) * resolution
+        bottom = math.floor(bottom / resolution) * resolution
+        right = math.ceil(right / resolution) * resolution
+        top = math.ceil(top / resolution) * resolution
+        width = int(round((right - left) / resolution))
+        height = int(round((top - bottom) / resolution))
+        dst_transform = rasterio.transform.from_origin(left, top, resolution, resolution)
+        data = np.full((height, width), np.nan, dtype=np.float32)
+        src_data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+        reproject(
+            source=src_data, destination=data,
+            src_transform=src.transform, src_crs=src_crs, src_nodata=np.nan,
+            dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=np.nan,
+            resampling=resampling,
+        )
+        profile = {
+            "driver": "GTiff", "height": height, "width": width, "count": 1,
+            "dtype": "float32", "crs": dst_crs, "transform": dst_transform, "nodata": np.nan,
+            "compress": "deflate",
+        }
+    dst_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst_path.with_name(f".{dst_path.name}.tmp")
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data, 1)
+    tmp.replace(dst_path)
+    covered = float(np.isfinite(data).mean()) if data.size else 0.0
+    log.info("Reprojected %s → %s (%d×%d, %.0f m, %.0f%% with data)", src_path.name,
+             dst_path.name, width, height, resolution, covered * 100)
+    return dst_path
+
+
+def open_raster(path: str | Path) -> xr.DataArray:
+    """Open a raster as an xarray DataArray (band 1) with its CRS, via rioxarray."""
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+
+    da = xr.open_dataarray(path, engine="rasterio").squeeze("band", drop=True)
+    return da
+
+
+def read_window(path: str | Path, bounds: tuple[float, float, float, float]):
+    """Read the part of a raster inside ``bounds`` (raster CRS); returns (array, transform)."""
+    with rasterio.open(path) as src:
+        window = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+        data = src.read(1, window=window, boundless=True, fill_value=np.nan, masked=False)
+        return data.astype(np.float64), src.window_transform(window)

@@ -1,0 +1,146 @@
+"""Land statistics per municipality from the canonical layers, beside the baseline.
+
+Categories follow the partnership's baseline (German land survey): settlement, transport,
+vegetation & water. Roads and railways are lines: they become areas through typical widths
+per class (``landuse/parameters/land_statistics.yaml``). Vegetation & water is the rest of
+the land area, so the three add up to it as in the official figures; the share of that rest
+that OSM actually maps as open land or water is reported beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import yaml
+
+from landuse.config import PACKAGE_DIR, Region
+from landuse.io import atomic_path
+from landuse.layers import LayerSet
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = ("land_area_ha", "settlement_ha", "transport_ha", "vegetation_water_ha")
+STATS_RULES = PACKAGE_DIR / "parameters" / "land_statistics.yaml"
+
+
+def load_stats_rules(path: str | os.PathLike = STATS_RULES) -> dict:
+    """The class→category mapping and line widths (m)."""
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _within(gdf: gpd.GeoDataFrame, area: shapely.Geometry | None) -> gpd.GeoDataFrame:
+    if area is None or gdf.empty:
+        return gdf
+    return gdf.iloc[np.sort(gdf.sindex.query(area, predicate="intersects"))]
+
+
+def transport_area(layers: LayerSet, rules: dict | None = None,
+                   area: shapely.Geometry | None = None) -> shapely.Geometry:
+    """Transport area (EPSG:25833): roads and railways buffered to their typical width,
+    plus land-cover polygons of class transport, dissolved (overlaps counted once).
+
+    ``area`` limits the work to features touching it (the margin is not needed for statistics).
+    """
+    rules = rules or load_stats_rules()
+    widths = rules["widths"]
+    parts = []
+    for layer, key in (("roads", "road_kind"), ("railways", "railway_kind")):
+        gdf = _within(layers[layer], area)
+        w = gdf["kind"].map({k: v["value"] for k, v in widths[key].items()}).fillna(0).to_numpy(float)
+        keep = w > 0
+        if layer == "roads":
+            keep &= ~gdf["bridge_tunnel"].eq("tunnel").to_numpy()
+        # two segments per quarter circle: the round joins add < 0.1 % area, the union runs 3× faster
+        parts.append(shapely.buffer(gdf.geometry.values[keep], w[keep] / 2, cap_style="flat", quad_segs=2))
+    lc = _within(layers["landcover"], area)
+    parts.append(lc.geometry.values[lc["class"].isin(rules["transport_classes"]).to_numpy()])
+    return shapely.union_all(np.concatenate(parts))
+
+
+def settlement_area(layers: LayerSet, rules: dict | None = None,
+                    area: shapely.Geometry | None = None) -> shapely.Geometry:
+    """Settlement area (EPSG:25833): residential, industrial and built-up special uses."""
+    rules = rules or load_stats_rules()
+    lc = _within(layers["landcover"], area)
+    mask = lc["class"].isin(rules["settlement_classes"]) | (
+        lc["class"].eq("other") & lc["subclass"].isin(rules["settlement_subclasses"]))
+    return shapely.union_all(lc.geometry.values[mask.to_numpy()])
+
+
+def open_area(layers: LayerSet, area: shapely.Geometry | None = None) -> shapely.Geometry:
+    """Land mapped as vegetation or water (arable, grassland, forest, water)."""
+    lc = _within(layers["landcover"], area)
+    mask = lc["class"].isin(["arable", "grassland", "forest", "water"]).to_numpy()
+    return shapely.union_all(lc.geometry.values[mask])
+
+
+def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
+    """Land area by category per municipality, per group and for the region, in ha,
+    side by side with the baseline figures and the difference in %.
+
+    Returns
+    -------
+    DataFrame
+        Index: municipality names, group names, "Region". Columns: ``<category>`` computed,
+        ``<category>_baseline`` and ``<category>_diff_pct`` where the baseline has a figure,
+        plus ``mapped_open_ha`` (vegetation & water that OSM maps as such).
+    """
+    rules = load_stats_rules()
+    region_geom = layers.region_geometry
+    transport = transport_area(layers, rules, region_geom)
+    settlement = shapely.difference(settlement_area(layers, rules, region_geom), transport)
+    mapped_open = shapely.difference(open_area(layers, region_geom), shapely.union(transport, settlement))
+    b = layers["boundaries"]
+    geoms = b.geometry.values
+    rows = pd.DataFrame({
+        "group": b["group"].to_numpy(),
+        "land_area_ha": shapely.area(geoms) / 1e4,
+        "settlement_ha": shapely.area(shapely.intersection(geoms, settlement)) / 1e4,
+        "transport_ha": shapely.area(shapely.intersection(geoms, transport)) / 1e4,
+        "mapped_open_ha": shapely.area(shapely.intersection(geoms, mapped_open)) / 1e4,
+    }, index=pd.Index(b["name"].to_numpy(), name="area"))
+    rows["vegetation_water_ha"] = rows["land_area_ha"] - rows["settlement_ha"] - rows["transport_ha"]
+    groups = rows.groupby("group", sort=False).sum(numeric_only=True)
+    total = rows.sum(numeric_only=True).to_frame("Region").T
+    table = pd.concat([rows.drop(columns="group"), groups, total])
+    table["level"] = ["municipality"] * len(rows) + ["group"] * len(groups) + ["region"]
+    baseline = (region.baseline or {}).get("groups", {})
+    for cat in CATEGORIES:
+        base = pd.Series({g: v.get(cat) for g, v in baseline.items() if v.get(cat) is not None}, dtype=float)
+        if len(base) == len(groups) and set(base.index) == set(groups.index):
+            base["Region"] = base.sum()
+        table[f"{cat}_baseline"] = base.reindex(table.index)
+        table[f"{cat}_diff_pct"] = 100 * (table[cat] - table[f"{cat}_baseline"]) / table[f"{cat}_baseline"]
+    cols = ["level"] + [c for cat in CATEGORIES for c in (cat, f"{cat}_baseline", f"{cat}_diff_pct")]
+    return table[cols + ["mapped_open_ha"]].round(1)
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a table as CSV (UTF-8) through a temporary file."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, encoding="utf-8")
+    return path
+
+
+def format_statistics(table: pd.DataFrame) -> str:
+    """A compact text table: computed vs. baseline (ha) and the difference (%)."""
+    lines = [f"{'':16}" + "".join(f"{c.replace('_ha', ''):>28}" for c in CATEGORIES)]
+    lines.append(f"{'':16}" + "".join(f"{'computed  baseline  diff%':>28}" for _ in CATEGORIES))
+    for name, row in table.iterrows():
+        cells = []
+        for c in CATEGORIES:
+            base, diff = row[f"{c}_baseline"], row[f"{c}_diff_pct"]
+            base_s = f"{base:9,.0f}" if pd.notna(base) else f"{'-':>9}"
+            diff_s = f"{diff:+6.1f}" if pd.notna(diff) else f"{'-':>6}"
+            cells.append(f"{row[c]:11,.0f} {base_s} {diff_s}")
+        lines.append(f"{str(name)[:16]:16}" + "".join(f"{c:>28}" for c in cells))
+    lines.append("ha; baseline: partnership planning guide 2016. Transport from OSM lines × typical widths.")
+    return "\n".join(lines)

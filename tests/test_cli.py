@@ -1,0 +1,55 @@
+"""CLI: each subcommand and user errors (CliRunner)."""
+
+import pytest
+from click.testing import CliRunner
+
+from landuse.cli import main
+
+
+@pytest.fixture()
+def runner(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+def test_layers_then_reuse(runner, tiny_region, tmp_path):
+    cfg, data = tiny_region
+    r = runner.invoke(main, ["layers", "--region", str(cfg), "--data", str(data)])
+    assert r.exit_code == 0, r.output
+    assert "built" in r.output and (tmp_path / "layers" / "tiny.gpkg").exists()
+    r = runner.invoke(main, ["layers", "--region", str(cfg), "--data", str(data)])
+    assert r.exit_code == 0 and "reused (inputs unchanged)" in r.output
+
+
+def test_stats_writes_csv(runner, tiny_region, tmp_path):
+    cfg, data = tiny_region
+    r = runner.invoke(main, ["stats", "-r", str(cfg), "-d", str(data)])
+    assert r.exit_code == 0, r.output
+    csv = (tmp_path / "outputs" / "tiny" / "land_stats.csv").read_text(encoding="utf-8")
+    assert "Südheim" in csv and "transport_ha_baseline" in csv
+
+
+def test_unknown_region(runner):
+    r = runner.invoke(main, ["layers", "--region", "leipzig-wurzn"])
+    assert r.exit_code == 1
+    assert r.output.strip().startswith("Error: Unknown region 'leipzig-wurzn'")
+    assert "Traceback" not in r.output
+
+
+def test_missing_data_dir(runner, tiny_region):
+    cfg, _ = tiny_region
+    r = runner.invoke(main, ["layers", "-r", str(cfg), "--data", "nowhere"])
+    assert r.exit_code == 1 and "nowhere (from --data) does not exist" in r.output
+
+
+def test_verbose_shows_traceback(runner):
+    r = runner.invoke(main, ["-v", "layers", "--region", "nope"])
+    assert r.exit_code == 1 and r.exception is not None
+
+
+def test_unwritable_output(runner, tiny_region, tmp_path):
+    cfg, data = tiny_region
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")  # a folder cannot be made inside a file, even by root
+    r = runner.invoke(main, ["stats", "-r", str(cfg), "-d", str(data), "--out", str(blocker / "out")])
+    assert r.exit_code == 1 and "Cannot write to" in r.output and "Traceback" not in r.output

@@ -1,0 +1,174 @@
+"""Canonical layers: reprojection, margin, manifest, store reuse and bad input."""
+
+import json
+import logging
+
+import geopandas as gpd
+import pytest
+from conftest import MARGIN, NORD, SUED, X0, Y0, write_tiny_region
+from shapely.geometry import Polygon, box
+
+from landuse.config import load_region
+from landuse.errors import ConfigError, DataError
+from landuse.layers import LAYER_NAMES, build_layers, check_coverage, layer_store, read_layers
+
+
+def test_all_layers_in_working_crs(tiny_layers):
+    assert list(tiny_layers.layers) == list(LAYER_NAMES)
+    for name, gdf in tiny_layers.layers.items():
+        assert gdf.crs.to_epsg() == 25833, name
+
+
+def test_boundaries_by_ags_and_by_name(tiny_layers):
+    b = tiny_layers["boundaries"].set_index("name")
+    assert b.loc["Nordheim", "ags"] == "14999001"
+    assert b.loc["Südheim", "ags"] == "14999002"  # matched by name, AGS filled from the file
+    assert b.loc["Nordheim", "geometry"].area == pytest.approx(NORD.area, rel=1e-6)
+    assert tiny_layers.region_geometry.area == pytest.approx(NORD.area + SUED.area, rel=1e-6)
+
+
+def test_margin_keeps_features_across_the_border(tiny_layers):
+    b = tiny_layers["buildings"]
+    xs = sorted(b.geometry.centroid.x - X0)
+    # inside, 300 m east of the border (kept), beyond the 3 km margin (dropped)
+    assert xs == pytest.approx([207.5, 2306], abs=0.5)
+    forest = tiny_layers["landcover"].query("subclass == 'forest'")
+    assert len(forest) == 1 and forest.geometry.iloc[0].area == pytest.approx(400 * 400, rel=1e-4)
+    # the motorway keeps its full length outside the region (it is not cut at the border)
+    mw = tiny_layers["roads"].query("kind == 'motorway'").geometry.iloc[0]
+    assert mw.length == pytest.approx(4000, abs=0.5)
+
+
+def test_manifest(tiny_layers):
+    m = tiny_layers.manifest
+    assert m["crs"] == "EPSG:25833"
+    assert m["margin_m"] >= MARGIN
+    assert m["layers"]["buildings"]["features"] == 2
+    assert m["layers"]["landcover"]["features"] == 7
+    osm = next(s for s in m["sources"] if s["source"] == "osm")
+    assert len(osm["sha256"]) == 64 and osm["licence"] == "ODbL 1.0" and osm["date"] == "2026-11"
+    assert "© OpenStreetMap contributors" in tiny_layers.attribution
+    assert m["fingerprint"]["inputs"]
+
+
+def test_store_reuse_and_rebuild(tmp_path, caplog):
+    cfg, data = write_tiny_region(tmp_path)
+    store = tmp_path / "layers"
+    first, reused = layer_store(cfg, data, layers_dir=store)
+    assert not reused
+    gpkg = store / "tiny.gpkg"
+    stamp = gpkg.stat().st_mtime_ns
+    second, reused = layer_store(cfg, data, layers_dir=store)
+    assert reused and gpkg.stat().st_mtime_ns == stamp
+    assert len(second["roads"]) == len(first["roads"])
+    back = read_layers(gpkg)
+    assert back["boundaries"]["name"].tolist() == ["Nordheim", "Südheim"]
+    assert back["roads"].geometry.length.sum() == pytest.approx(first["roads"].geometry.length.sum())
+    # a changed input file triggers a rebuild
+    osm_file = data / "osm" / "tiny.osm"
+    osm_file.write_text(osm_file.read_text().replace('v="track"', 'v="secondary"'))
+    third, reused = layer_store(cfg, data, layers_dir=store)
+    assert not reused and "secondary" in set(third["roads"]["class"])
+    manifest = json.loads((store / "tiny.manifest.json").read_text())
+    assert manifest["layers"]["roads"]["features"] == 2
+
+
+def test_failed_build_keeps_the_previous_store(tmp_path, monkeypatch):
+    cfg, data = write_tiny_region(tmp_path)
+    store = tmp_path / "layers"
+    layer_store(cfg, data, layers_dir=store)
+    before = (store / "tiny.gpkg").read_bytes()
+
+    import landuse.io as lio
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(lio.pyogrio, "write_dataframe", boom)
+    with pytest.raises(OSError):
+        layer_store(cfg, data, layers_dir=store, force=True)
+    assert (store / "tiny.gpkg").read_bytes() == before
+    assert [p.name for p in store.iterdir() if p.name.startswith(".")] == []
+
+
+def test_invalid_geometry_is_repaired(tmp_path, caplog):
+    # osmnx repairs OSM polygons itself; official files come in as they are
+    bowtie = Polygon([(X0 + 100, Y0 + 100), (X0 + 300, Y0 + 300), (X0 + 300, Y0 + 100), (X0 + 100, Y0 + 300)])
+    cfg, data = write_tiny_region(tmp_path)
+    gpd.GeoDataFrame({"TYP": ["FFH"]}, geometry=[bowtie], crs="EPSG:25833").to_file(data / "ffh.gpkg")
+    cfg.write_text(cfg.read_text() + "  files:\n    - {layer: protected_areas, path: ffh.gpkg, class_field: TYP}\n")
+    with caplog.at_level(logging.WARNING):
+        ls = build_layers(load_region(cfg), data, raster_dir=tmp_path / "r")
+    assert "repaired 1 invalid" in caplog.text
+    ffh = ls["protected_areas"].query("type == 'FFH'")
+    assert ffh.is_valid.all()
+    assert ffh.geometry.area.sum() == pytest.approx(2 * 100 * 200 / 2, rel=1e-6)  # two triangles
+
+
+def test_unknown_municipality_name_suggests(tmp_path):
+    cfg, data = write_tiny_region(tmp_path)
+    cfg.write_text(cfg.read_text().replace("name: Südheim,", "name: Südhain,"))
+    with pytest.raises(ConfigError, match="Close matches: Südheim"):
+        build_layers(load_region(cfg), data)
+
+
+def test_region_not_covered_by_data():
+    far = box(X0 + 20_000, Y0, X0 + 21_000, Y0 + 1000)
+    b = gpd.GeoDataFrame({"name": ["Nordheim", "Südheim"]}, geometry=[NORD, far], crs="EPSG:25833")
+    with pytest.raises(DataError, match=r"missing Südheim \(1.0 km², 100%\)"):
+        check_coverage(b, box(X0 - 5000, Y0 - 5000, X0 + 7000, Y0 + 7000), 3000, "test.gpkg")
+
+
+def test_margin_not_covered_warns(caplog):
+    b = gpd.GeoDataFrame({"name": ["A"]}, geometry=[NORD], crs="EPSG:25833")
+    extent = box(X0 - 100, Y0 - 5000, X0 + 5000, Y0 + 5000)  # only 100 m of margin to the west
+    with caplog.at_level(logging.WARNING):
+        out = check_coverage(b, extent, 1000, "test.gpkg")
+    assert "west" in caplog.text
+    assert out["region_missing_km2"] == 0
+    # west strip 900 m × 1000 m plus the parts of two quarter circles (r = 1 km) west of x = -100 m:
+    # 2 × ∫_{-1}^{-0.1} √(1-x²) dx = 2 × 0.6856 km²
+    assert out["margin_missing_km2"] == pytest.approx(0.9 + 2 * 0.6856, rel=0.01)
+
+
+def test_layer_without_crs_needs_override(tmp_path):
+    cfg, data = write_tiny_region(tmp_path)
+    shp = data / "lsg.shp"
+    gpd.GeoDataFrame({"TYP": ["LSG"]}, geometry=[box(X0, Y0, X0 + 500, Y0 + 500)]).to_file(shp)
+    extra = "  files:\n    - {layer: protected_areas, path: lsg.shp, class_field: TYP}\n"
+    cfg.write_text(cfg.read_text() + extra)
+    with pytest.raises(DataError, match=r"lsg.shp has no CRS. Add 'crs: EPSG:xxxx'"):
+        build_layers(load_region(cfg), data)
+    cfg.write_text(cfg.read_text().replace("class_field: TYP}", "class_field: TYP, crs: 'EPSG:25833'}"))
+    ls = build_layers(load_region(cfg), data, raster_dir=tmp_path / "r")
+    pa = ls["protected_areas"]
+    assert "LSG" in set(pa[pa["source"] == "lsg.shp"]["type"])
+    assert pa[pa["source"] == "lsg.shp"].geometry.area.iloc[0] == pytest.approx(250_000)
+
+
+def test_not_a_gis_file(tmp_path):
+    cfg, data = write_tiny_region(tmp_path)
+    (data / "junk.gpkg").write_text("this is not a GeoPackage")
+    cfg.write_text(cfg.read_text() + "  files:\n    - {layer: protected_areas, path: junk.gpkg, value: LSG}\n")
+    with pytest.raises(DataError, match="junk.gpkg: not a readable GIS file"):
+        build_layers(load_region(cfg), data)
+
+
+def test_empty_required_layer(tmp_path):
+    only_building = [(box(X0 + 200, Y0 + 100, X0 + 215, Y0 + 112), {"building": "house"})]
+    cfg, data = write_tiny_region(tmp_path, only_building)
+    with pytest.raises(DataError, match="Layer landcover is empty"):
+        build_layers(load_region(cfg), data)
+
+
+def test_online_failure_names_what_was_tried(tmp_path, monkeypatch):
+    import osmnx as ox
+
+    def offline(*a, **k):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(ox, "geocode_to_gdf", offline)
+    monkeypatch.delenv("LANDUSE_DATA", raising=False)
+    cfg, _ = write_tiny_region(tmp_path)
+    with pytest.raises(DataError, match=r"Tried: --data DIR; \$LANDUSE_DATA \(not set\)"):
+        build_layers(load_region(cfg), None)

@@ -1,0 +1,54 @@
+"""Rasters reprojected to EPSG:25833: values and footprint kept, missing CRS reported."""
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from landuse.errors import DataError
+from landuse.sources.rasters import open_raster, reproject_raster
+
+
+def _write(path, data, crs, transform):
+    with rasterio.open(path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1], count=1,
+                       dtype="float32", crs=crs, transform=transform, nodata=-9999) as dst:
+        dst.write(data.astype("float32"), 1)
+
+
+def test_reproject_keeps_values_and_area(tmp_path):
+    # 4 × 4 cells of 250 m in LCC Europe (EPSG:3034) like the BGR soil rasters; one nodata cell
+    data = np.arange(16, dtype=float).reshape(4, 4) * 10
+    data[0, 0] = -9999
+    src = tmp_path / "soil.tif"
+    _write(src, data, "EPSG:3034", from_origin(4_160_000, 2_740_000, 250, 250))
+    out = reproject_raster(src, tmp_path / "out.tif")
+    with rasterio.open(out) as ds:
+        assert ds.crs.to_epsg() == 25833
+        assert ds.res == (50.0, 50.0)
+        arr = ds.read(1)
+    valid = np.isfinite(arr)
+    # every source value survives and nodata is NaN; a cell's edges move by up to one target
+    # cell (50 m of 250 m), so a single cell's 6.25 ha is kept within 20 %, the total within 5 %
+    assert set(np.unique(arr[valid])) == set(data[data >= 0].ravel())
+    for value in (50.0, 100.0):
+        assert (arr == value).sum() * 50 * 50 == pytest.approx(250 * 250, rel=0.2)
+    assert valid.sum() * 2500 == pytest.approx(15 * 62_500, rel=0.05)
+    da = open_raster(out)
+    assert da.rio.crs.to_epsg() == 25833 and da.shape == arr.shape
+
+
+def test_raster_without_crs(tmp_path):
+    src = tmp_path / "nocrs.tif"
+    _write(src, np.ones((2, 2)), None, from_origin(340_000, 5_700_000, 100, 100))
+    with pytest.raises(DataError, match="nocrs.tif has no CRS. Add 'crs: EPSG:xxxx'"):
+        reproject_raster(src, tmp_path / "o.tif")
+    out = reproject_raster(src, tmp_path / "o.tif", crs="EPSG:25833")
+    with rasterio.open(out) as ds:
+        assert np.nansum(ds.read(1)) * ds.res[0] ** 2 == pytest.approx(4 * 100 * 100)
+
+
+def test_not_a_raster(tmp_path):
+    bad = tmp_path / "bad.tif"
+    bad.write_text("nope")
+    with pytest.raises(DataError, match="bad.tif is not a readable raster"):
+        reproject_raster(bad, tmp_path / "o.tif")
