@@ -120,5 +120,27 @@ def stats(region: str, data: Path | None, layers_dir: Path, out: Path | None) ->
     click.echo(f"Written: {path}")
 
 
+@main.command()
+@region_option
+@data_option
+@layers_dir_option
+@out_option
+@_user_errors
+def parcels(region: str, data: Path | None, layers_dir: Path, out: Path | None) -> None:
+    """Build the parcel model: layer 'parcels' of outputs/<region>/landuse.gpkg."""
+    from landuse.config import resolve_data_dir
+    from landuse.layers import layer_store
+    from landuse.parcels import build_parcels, parcel_summary, write_parcels
+
+    t0 = time.perf_counter()
+    cfg = load_region(region)
+    layerset, _ = layer_store(cfg, data=data, layers_dir=layers_dir)
+    model = build_parcels(layerset, cfg.sources.get("parcels"), resolve_data_dir(cfg, data))
+    path = write_parcels(model, _out_dir(out, cfg.name) / "landuse.gpkg")
+    click.echo(parcel_summary(model).to_string())
+    click.echo(f"{len(model):,} parcels ({int(model['candidate'].sum()):,} candidates, ha per class above) "
+               f"in {time.perf_counter() - t0:.1f} s → {path} (layer 'parcels')")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
