@@ -1,0 +1,225 @@
+"""Rule sets (criteria) per technology, declared in YAML and validated on load.
+
+Each rule set (``wind.yaml``, ``pv.yaml``, ``agroforestry.yaml``) holds hard exclusions
+(a layer, a feature filter, a buffer in metres that may be an expression of the turbine's
+dimensions) and soft criteria (a parcel attribute, a scoring curve or class map, a weight).
+Every value carries unit, range, source and status. A user copies a file, changes a value and
+passes the folder or file with ``--criteria``.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from landuse.errors import ConfigError
+
+CRITERIA_DIR = Path(__file__).resolve().parent
+TECHNOLOGIES = ("wind", "pv", "agroforestry")
+_SET_KEYS = {"technology", "rule_set", "eligible_classes", "turbine", "placement", "exclusions", "scores",
+             "min_patch_ha", "agri_pv_nfk_mm", "riparian_strip_m", "alley_min_field_ha"}
+_EXCL_KEYS = {"name", "layer", "where", "buffer", "measured_from", "unit", "low", "high", "status", "source"}
+_SCORE_KEYS = {"name", "attribute", "curve", "map", "weight", "status", "source"}
+_VALUE_KEYS = {"value", "unit", "low", "high", "status", "source"}
+_LAYERS = {"landcover", "buildings", "building_groups", "roads", "railways", "waterways", "water_bodies",
+           "protected_areas", "aerodromes", "power_lines", "existing_plants"}
+_STATUSES = {"SRC", "EST", "UNV"}
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def evaluate(expr: str | float, names: dict[str, float], where: str = "") -> float:
+    """Evaluate a buffer: a number or an arithmetic expression of named values (+ - * /)."""
+    if isinstance(expr, int | float):
+        return float(expr)
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in names:
+                raise ConfigError(f"{where}: unknown name '{node.id}' in '{expr}'; known: {sorted(names)}.")
+            return float(names[node.id])
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.left), ev(node.right))
+        raise ConfigError(f"{where}: '{expr}' is not a number or an arithmetic expression.")
+
+    try:
+        return ev(ast.parse(str(expr), mode="eval"))
+    except SyntaxError as exc:
+        raise ConfigError(f"{where}: '{expr}' is not a valid expression.") from exc
+
+
+@dataclass
+class Exclusion:
+    """A hard exclusion: features of ``layer`` matching ``where``, buffered by ``buffer_m``."""
+
+    name: str
+    layer: str
+    where: str | None
+    buffer_m: float
+    source: str
+    status: str
+
+
+@dataclass
+class Criterion:
+    """A soft criterion: sub-score 0–100 of a parcel attribute, by curve or class map."""
+
+    name: str
+    attribute: str
+    weight: float
+    curve: list[tuple[float, float]] | None = None
+    mapping: dict[str, float] | None = None
+
+
+@dataclass
+class RuleSet:
+    """A validated rule set of one technology."""
+
+    technology: str
+    eligible_classes: list[str]
+    exclusions: list[Exclusion]
+    scores: list[Criterion]
+    values: dict[str, float] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def max_buffer_m(self) -> float:
+        return max((e.buffer_m for e in self.exclusions), default=0.0)
+
+
+def _value(entry: Any, where: str) -> float:
+    if not isinstance(entry, dict) or "value" not in entry:
+        raise ConfigError(f"{where}: needs a mapping with value, unit, source, status.")
+    bad = set(entry) - _VALUE_KEYS
+    if bad:
+        raise ConfigError(f"{where}: unknown keys {sorted(bad)}.")
+    for key in ("unit", "source", "status"):
+        if key not in entry:
+            raise ConfigError(f"{where}: '{key}' is missing.")
+    if entry["status"] not in _STATUSES:
+        raise ConfigError(f"{where}: status must be one of {sorted(_STATUSES)}.")
+    v = float(entry["value"])
+    if v < 0:
+        raise ConfigError(f"{where}: value {v} must not be negative.")
+    return v
+
+
+def parse_rule_set(raw: dict, path: Path | None = None) -> RuleSet:
+    """Validate a rule-set mapping (as read from YAML) into a :class:`RuleSet`."""
+    src = str(path) if path else "rule set"
+    bad = set(raw) - _SET_KEYS
+    if bad:
+        raise ConfigError(f"{src}: unknown key(s) {sorted(bad)}; allowed: {sorted(_SET_KEYS)}.")
+    tech = raw.get("technology")
+    if tech not in TECHNOLOGIES:
+        raise ConfigError(f"{src}: 'technology' must be one of {TECHNOLOGIES}, got {tech!r}.")
+    values: dict[str, float] = {}
+    for group in ("turbine", "placement"):
+        for name, entry in (raw.get(group) or {}).items():
+            values[name] = _value(entry, f"{src}: {group}.{name}")
+    for name in ("min_patch_ha", "agri_pv_nfk_mm", "riparian_strip_m", "alley_min_field_ha"):
+        if name in raw:
+            values[name] = _value(raw[name], f"{src}: {name}")
+    rotor_r = values.get("rotor_diameter_m", 0.0) / 2
+    exclusions, names = [], set()
+    for i, e in enumerate(raw.get("exclusions") or []):
+        where = f"{src}: exclusion #{i + 1} ({e.get('name', '?') if isinstance(e, dict) else e})"
+        if not isinstance(e, dict):
+            raise ConfigError(f"{where}: must be a mapping.")
+        bad = set(e) - _EXCL_KEYS
+        if bad:
+            raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_EXCL_KEYS)}.")
+        for key in ("name", "layer", "buffer", "unit", "source", "status"):
+            if key not in e:
+                raise ConfigError(f"{where}: '{key}' is missing.")
+        if e["unit"] != "m":
+            raise ConfigError(f"{where}: buffer unit must be 'm', got {e['unit']!r}.")
+        if e["layer"] not in _LAYERS:
+            raise ConfigError(f"{where}: layer {e['layer']!r} unknown; one of {sorted(_LAYERS)}.")
+        if e["status"] not in _STATUSES:
+            raise ConfigError(f"{where}: status must be one of {sorted(_STATUSES)}.")
+        if e["name"] in names:
+            raise ConfigError(f"{where}: duplicate rule name {e['name']!r}.")
+        names.add(e["name"])
+        buffer = evaluate(e["buffer"], values, where)
+        if buffer < 0:
+            raise ConfigError(f"{where}: buffer {buffer} m is negative.")
+        if e.get("measured_from", "tower") == "tower" and rotor_r:
+            # the eligible area is where the rotor may be: a tower distance d leaves d − r for the rotor disc
+            buffer = max(buffer - rotor_r, 0.0)
+        exclusions.append(Exclusion(e["name"], e["layer"], e.get("where"), buffer, e["source"], e["status"]))
+    scores = []
+    for i, s in enumerate(raw.get("scores") or []):
+        where = f"{src}: score #{i + 1} ({s.get('name', '?') if isinstance(s, dict) else s})"
+        if not isinstance(s, dict):
+            raise ConfigError(f"{where}: must be a mapping.")
+        bad = set(s) - _SCORE_KEYS
+        if bad:
+            raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_SCORE_KEYS)}.")
+        for key in ("name", "attribute", "weight", "source", "status"):
+            if key not in s:
+                raise ConfigError(f"{where}: '{key}' is missing.")
+        weight = float(s["weight"])
+        if weight < 0:
+            raise ConfigError(f"{where}: weight {weight} must not be negative.")
+        if ("curve" in s) == ("map" in s):
+            raise ConfigError(f"{where}: give exactly one of 'curve' (points [x, score]) or 'map' (class: score).")
+        curve = mapping = None
+        if "curve" in s:
+            curve = [(float(x), float(y)) for x, y in s["curve"]]
+            if any(b[0] < a[0] for a, b in zip(curve, curve[1:], strict=False)):
+                raise ConfigError(f"{where}: curve x values must increase.")
+            if any(not 0 <= y <= 100 for _, y in curve):
+                raise ConfigError(f"{where}: curve scores must lie in 0…100.")
+        else:
+            mapping = {str(k): float(v) for k, v in s["map"].items()}
+        scores.append(Criterion(s["name"], s["attribute"], weight, curve, mapping))
+    if scores and sum(c.weight for c in scores) <= 0:
+        raise ConfigError(f"{src}: the weights of the scores add up to 0.")
+    return RuleSet(tech, list(raw.get("eligible_classes") or []), exclusions, scores, values, path)
+
+
+def load_rule_set(technology: str, criteria: str | os.PathLike | None = None) -> RuleSet:
+    """Load one technology's rule set from ``criteria`` (a folder or a YAML file) or the default."""
+    if technology not in TECHNOLOGIES:
+        raise ConfigError(f"Unknown technology {technology!r}; one of {TECHNOLOGIES}.")
+    path = Path(criteria) if criteria else CRITERIA_DIR
+    if path.is_dir():
+        path = path / f"{technology}.yaml"
+        if not path.exists():
+            path = CRITERIA_DIR / f"{technology}.yaml"
+    if not path.exists():
+        raise ConfigError(f"Criteria file {path} not found.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Criteria file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Criteria file {path} must hold a mapping.")
+    rs = parse_rule_set(raw, path)
+    if rs.technology != technology:
+        raise ConfigError(f"Criteria file {path} is for {rs.technology!r}, expected {technology!r}.")
+    return rs
+
+
+def load_rule_sets(criteria: str | os.PathLike | None = None) -> dict[str, RuleSet]:
+    """All three rule sets (a file given in ``criteria`` replaces its technology's default)."""
+    if criteria and Path(criteria).is_file():
+        one = load_rule_set(yaml.safe_load(Path(criteria).read_text(encoding="utf-8")).get("technology", ""),
+                            criteria)
+        return {t: one if t == one.technology else load_rule_set(t) for t in TECHNOLOGIES}
+    return {t: load_rule_set(t, criteria) for t in TECHNOLOGIES}
+
+
+def max_buffer_m(criteria: str | os.PathLike | None = None) -> float:
+    """The widest exclusion buffer (m) of the rule sets: the margin the layers need."""
+    return max(rs.max_buffer_m for rs in load_rule_sets(criteria).values())

@@ -1,0 +1,160 @@
+"""Suitability: buffers, exclusions with reasons, scores, placement, rule validation."""
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, box
+
+from landuse.config import WORKING_CRS
+from landuse.criteria import load_rule_set, load_rule_sets, max_buffer_m, parse_rule_set
+from landuse.errors import ConfigError
+from landuse.layers import SCHEMA, LayerSet, conform
+from landuse.placement import place_turbines
+from landuse.suitability import assess, criterion_score, score_technology
+
+SRC = {"unit": "m", "source": "test", "status": "EST"}
+
+
+def _layers(**frames) -> LayerSet:
+    layers = {}
+    for name in SCHEMA:
+        gdf = frames.get(name, gpd.GeoDataFrame(geometry=[], crs=WORKING_CRS))
+        layers[name] = conform(gdf, name, "test")
+    return LayerSet(layers=layers)
+
+
+def _wind_rules(buffer=1000):
+    return parse_rule_set({
+        "technology": "wind", "eligible_classes": ["arable"],
+        "turbine": {"rotor_diameter_m": {"value": 160, **SRC}, "rated_power_mw": {"value": 5.56, **SRC, "unit": "MW"}},
+        "exclusions": [{"name": "settlement", "layer": "landcover", "where": "`class` == 'residential'",
+                        "buffer": buffer, **SRC}],
+    })
+
+
+def _parcels(*geoms, cls="arable"):
+    return gpd.GeoDataFrame({"class": cls, "ags": "1", "municipality": "A"}, geometry=list(geoms),
+                            crs=WORKING_CRS, index=[f"p{i}" for i in range(len(geoms))])
+
+
+def test_house_at_999_and_1001_m():
+    village = gpd.GeoDataFrame({"class": ["residential"]}, geometry=[box(0, 0, 100, 100)], crs=WORKING_CRS)
+    layers = _layers(landcover=village)
+    parcel = _parcels(box(100, -2000, 4000, 2000))
+    table, eligible = assess(parcel, layers, _wind_rules())
+    towers = shapely.buffer(eligible[0], -80, quad_segs=16)  # where a tower may stand, rotor inside
+    assert not shapely.contains_xy(towers, 100 + 999, 50)
+    assert shapely.contains_xy(towers, 100 + 1001, 50)
+    assert table.loc["p0", "reason"] == "settlement"
+    # share excluded: a 920 m half-disc around the village's east edge (+ its 100 m side)
+    assert 0 < table.loc["p0", "excl_settlement_share"] < 0.2
+
+
+def test_buffer_from_outside_the_border():
+    # the village lies outside the region (only in the margin): it still excludes
+    village = gpd.GeoDataFrame({"class": ["residential"]}, geometry=[box(-600, 0, -500, 100)], crs=WORKING_CRS)
+    table, eligible = assess(_parcels(box(0, -1000, 2000, 1000)), _layers(landcover=village), _wind_rules())
+    assert table.loc["p0", "excl_settlement_share"] > 0
+    # a true circle up to the stated polygon error: chords of 16 segments per quarter circle
+    chord_error = 920 * (1 - np.cos(np.pi / 64))
+    assert shapely.distance(eligible[0], box(-600, 0, -500, 100)) == pytest.approx(920, abs=chord_error + 0.01)
+
+
+def test_rule_change_changes_result():
+    village = gpd.GeoDataFrame({"class": ["residential"]}, geometry=[box(-600, 0, -500, 100)], crs=WORKING_CRS)
+    parcel = _parcels(box(0, -1000, 2000, 1000))
+    a, _ = assess(parcel, _layers(landcover=village), _wind_rules(1000))
+    b, _ = assess(parcel, _layers(landcover=village), _wind_rules(750))
+    assert b.loc["p0", "eligible_ha"] > a.loc["p0", "eligible_ha"]
+
+
+def test_class_exclusion_has_a_reason():
+    table, eligible = assess(_parcels(box(0, 0, 100, 100), cls="forest"), _layers(), _wind_rules())
+    assert table.loc["p0", "reason"] == "land_cover_forest" and table.loc["p0", "eligible_ha"] == 0
+
+
+def test_turbines_spacing_and_rotor_inside():
+    area = gpd.GeoDataFrame(geometry=[box(0, 0, 3000, 2000)], crs=WORKING_CRS, index=pd_index("p0"))
+    t = place_turbines(area, 160, 5.56, 5, 3, 225)
+    assert len(t) >= 10
+    pts = np.column_stack([t["x"], t["y"]])
+    # rotor inside the eligible area
+    assert shapely.contains(area.geometry.iloc[0], shapely.buffer(t.geometry.values, 80 - 1e-6)).all()
+    # elliptical spacing: in wind coordinates no pair is inside the 5D × 3D ellipse
+    u = np.array([np.sin(np.radians(225)), np.cos(np.radians(225))])
+    v = np.array([u[1], -u[0]])
+    d = pts[:, None, :] - pts[None, :, :]
+    q = ((d @ u) / 800) ** 2 + ((d @ v) / 480) ** 2
+    np.fill_diagonal(q, np.inf)
+    assert q.min() == pytest.approx(1.0)  # neighbours exactly at the minimum spacing
+    assert list(place_turbines(area, 160, 5.56)["turbine_id"]) == list(t["turbine_id"])  # deterministic
+
+
+def pd_index(*names):
+    import pandas as pd
+
+    return pd.Index(list(names), name="parcel_id")
+
+
+def test_pv_corridor_bands():
+    motorway = gpd.GeoDataFrame({"class": ["motorway"], "kind": ["motorway"]},
+                                geometry=[LineString([(-1000, 0), (5000, 0)])], crs=WORKING_CRS)
+    rules = load_rule_set("pv")
+    parcel = _parcels(box(0, 40, 1000, 1040))  # 40…1040 m north of the motorway
+    parcel["nfk_mean"] = 100.0
+    res = score_technology(parcel, _layers(roads=motorway), rules)
+    t = res["table"].loc["p0"]
+    assert t["privileged_ha"] == pytest.approx(1000 * 160 / 1e4, rel=1e-3)  # 40…200 m
+    assert t["eeg_corridor_ha"] == pytest.approx(1000 * 300 / 1e4, rel=1e-3)  # 200…500 m
+    assert t["eligible_ha"] == pytest.approx(100, rel=1e-3)
+    sub = (0.16 * 100 + 0.30 * 80 + 0.54 * 30)
+    assert t["sub_eeg_corridor"] == pytest.approx(sub, abs=0.1)
+
+
+def test_criterion_curves():
+    rules = load_rule_set("pv")
+    soil = next(c for c in rules.scores if c.name == "soil_quality")
+    import pandas as pd
+
+    out = criterion_score(pd.Series([0, 60, 120, 180, 400, np.nan]), soil)
+    assert out.tolist()[:5] == pytest.approx([100, 100, 60, 20, 20]) and np.isnan(out.iloc[5])
+
+
+def test_default_rule_sets_and_margin():
+    rs = load_rule_sets()
+    wind = {e.name: e.buffer_m for e in rs["wind"].exclusions}
+    assert wind["settlement"] == 1000 - 80  # tower distance minus rotor radius
+    assert wind["single_building"] == 2 * 247 - 80
+    assert max_buffer_m() == 3000 - 80
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": -5, **SRC}]}, "negative"),
+    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": 5, "unit": "m", "source": "s"}]}, "'status' is missing"),
+    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": 5, **SRC, "colour": 1}]}, "unknown keys"),
+    ({"exclusions": [{"name": "x", "layer": "roadz", "buffer": 5, **SRC}]}, "layer 'roadz' unknown"),
+    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": "2 * height", **SRC}]}, "unknown name 'height'"),
+    ({"scores": [{"name": "s", "attribute": "a", "weight": -1, "curve": [[0, 1]], "source": "s", "status": "EST"}]},
+     "weight -1.0 must not be negative"),
+    ({"scores": [{"name": "s", "attribute": "a", "weight": 1, "curve": [[5, 1], [0, 2]], "source": "s",
+                  "status": "EST"}]}, "must increase"),
+    ({"foo": 1}, "unknown key"),
+])
+def test_invalid_rule_files(tmp_path, change, message):
+    raw = {"technology": "wind", "eligible_classes": ["arable"], **change}
+    path = tmp_path / "wind.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(ConfigError, match=message):
+        load_rule_set("wind", path)
+
+
+def test_point_features_need_a_buffer():
+    # a zero buffer on points excludes nothing (they have no area)
+    rules = parse_rule_set({"technology": "wind", "eligible_classes": ["arable"], "exclusions": [
+        {"name": "plant", "layer": "existing_plants", "buffer": 0, "measured_from": "rotor", **SRC}]})
+    plants = gpd.GeoDataFrame({"technology": ["wind"]}, geometry=[Point(50, 50)], crs=WORKING_CRS)
+    table, _ = assess(_parcels(box(0, 0, 100, 100)), _layers(existing_plants=plants), rules)
+    assert table.loc["p0", "eligible_ha"] == pytest.approx(1.0)
