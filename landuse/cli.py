@@ -142,5 +142,36 @@ def parcels(region: str, data: Path | None, layers_dir: Path, out: Path | None) 
                f"in {time.perf_counter() - t0:.1f} s → {path} (layer 'parcels')")
 
 
+criteria_option = click.option(
+    "--criteria", type=click.Path(path_type=Path), default=None,
+    help="Folder of rule files (wind.yaml, pv.yaml, agroforestry.yaml) or one rule file; default: Saxony's.",
+)
+scenario_option = click.option(
+    "--scenario", "-s", default="default", show_default=True,
+    help="Named rule variant from scenarios.yaml (e.g. wind_750m, wind_no_forest).",
+)
+
+
+@main.command()
+@region_option
+@data_option
+@layers_dir_option
+@out_option
+@criteria_option
+@scenario_option
+@_user_errors
+def score(region: str, data: Path | None, layers_dir: Path, out: Path | None, criteria: Path | None,
+          scenario: str) -> None:
+    """Score parcels for wind, open-space PV and agroforestry; place turbines."""
+    from landuse.pipeline import run_score
+
+    t0 = time.perf_counter()
+    cfg = load_region(region)
+    result = run_score(cfg, data=data, layers_dir=layers_dir, out=_out_dir(out, cfg.name),
+                       criteria=criteria, scenario=scenario)
+    click.echo(result.summary.to_string())
+    click.echo(f"Scenario '{scenario}' scored in {time.perf_counter() - t0:.1f} s → {result.gpkg}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -163,7 +163,8 @@ def score_technology(parcels: gpd.GeoDataFrame, layers: LayerSet, rules: RuleSet
 
     if tech == "pv":
         # soil too good for conventional PV: Agri-PV only
-        nfk = pd.to_numeric(parcels.get("nfk_mean"), errors="coerce")
+        nfk = pd.to_numeric(parcels["nfk_mean"], errors="coerce") if "nfk_mean" in parcels else pd.Series(
+            np.nan, index=parcels.index)
         good_soil = (nfk > rules.values.get("agri_pv_nfk_mm", np.inf)).to_numpy()
         table["agri_pv_ha"] = np.where(good_soil, table["eligible_ha"], 0.0)
         agri = np.where(good_soil, eligible, shapely.Polygon())
@@ -266,3 +267,22 @@ def municipality_summary(parcels: gpd.GeoDataFrame, results: dict) -> pd.DataFra
             rows["agroforestry_riparian_ha"] = t.groupby("municipality")["riparian_ha"].sum()
     rows.loc["Region"] = rows.sum()
     return rows.round(1)
+
+
+def result_layers(parcels: gpd.GeoDataFrame, results: dict) -> dict[str, gpd.GeoDataFrame]:
+    """The layers a scoring run writes: ``parcels`` with ``<technology>_<column>`` results
+    (score, eligible_ha, sub-scores, exclusion shares, reason), and per technology its
+    eligible areas (``wind_eligible``, ``pv_eligible``, ``agroforestry_eligible``), the placed
+    turbines (``wind_turbines``), Agri-PV areas (``pv_agri_pv``) and riparian tree strips
+    (``agroforestry_riparian``). Ids are columns (``parcel_id``), not indexes."""
+    scored = parcels.copy()
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for tech, res in results.items():
+        table = res["table"].add_prefix(f"{tech}_")
+        scored = scored.join(table)
+        for key, gdf in res.items():
+            if key == "table":
+                continue
+            name = f"{tech}_{key}"
+            layers[name] = gdf.reset_index(names="parcel_id") if key != "turbines" else gdf.reset_index(drop=True)
+    return {"parcels": scored.reset_index(), **layers}

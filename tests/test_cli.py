@@ -53,3 +53,33 @@ def test_unwritable_output(runner, tiny_region, tmp_path):
     blocker.write_text("not a folder")  # a folder cannot be made inside a file, even by root
     r = runner.invoke(main, ["stats", "-r", str(cfg), "-d", str(data), "--out", str(blocker / "out")])
     assert r.exit_code == 1 and "Cannot write to" in r.output and "Traceback" not in r.output
+
+
+def test_parcels_and_score_reuse(runner, tiny_region, tmp_path):
+    import geopandas as gpd
+
+    cfg, data = tiny_region
+    r = runner.invoke(main, ["parcels", "-r", str(cfg), "-d", str(data)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["score", "-r", str(cfg), "-d", str(data)])
+    assert r.exit_code == 0, r.output
+    gpkg = tmp_path / "outputs" / "tiny" / "landuse.gpkg"
+    parcels = gpd.read_file(gpkg, layer="parcels")
+    assert {"wind_score", "pv_score", "agroforestry_score", "wind_reason"} <= set(parcels.columns)
+    for layer in ("wind_eligible", "wind_turbines", "pv_eligible", "agroforestry_eligible"):
+        assert gpd.read_file(gpkg, layer=layer).crs.to_epsg() == 25833
+    stamp = gpkg.stat().st_mtime_ns
+    r = runner.invoke(main, ["score", "-r", str(cfg), "-d", str(data)])
+    assert r.exit_code == 0 and gpkg.stat().st_mtime_ns == stamp  # nothing recomputed
+    r = runner.invoke(main, ["score", "-r", str(cfg), "-d", str(data), "--scenario", "wind_750m"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "outputs" / "tiny" / "scenario-wind_750m" / "landuse.gpkg").exists()
+
+
+def test_bad_rule_file(runner, tiny_region, tmp_path):
+    cfg, data = tiny_region
+    bad = tmp_path / "wind.yaml"
+    bad.write_text("technology: wind\nexclusions:\n  - {name: x, layer: roads, buffer: -1, unit: m, source: s, "
+                   "status: EST}\n")
+    r = runner.invoke(main, ["score", "-r", str(cfg), "-d", str(data), "--criteria", str(bad)])
+    assert r.exit_code == 1 and "buffer -1.0 m is negative" in r.output and "Traceback" not in r.output

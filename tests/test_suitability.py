@@ -4,6 +4,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import X0, Y0
 from shapely.geometry import LineString, Point, box
 
 from landuse.config import WORKING_CRS
@@ -158,3 +159,50 @@ def test_point_features_need_a_buffer():
     plants = gpd.GeoDataFrame({"technology": ["wind"]}, geometry=[Point(50, 50)], crs=WORKING_CRS)
     table, _ = assess(_parcels(box(0, 0, 100, 100)), _layers(existing_plants=plants), rules)
     assert table.loc["p0", "eligible_ha"] == pytest.approx(1.0)
+
+
+def test_scenario_overrides():
+    base = {e.name: e.buffer_m for e in load_rule_set("wind").exclusions}
+    s750 = {e.name: e.buffer_m for e in load_rule_set("wind", scenario="wind_750m").exclusions}
+    assert base["settlement"] - s750["settlement"] == 250 and base["motorway"] == s750["motorway"]
+    assert "forest" not in load_rule_set("wind", scenario="wind_no_forest").eligible_classes
+    with pytest.raises(ConfigError, match="Unknown scenario 'nope'"):
+        load_rule_set("wind", scenario="nope")
+
+
+def test_every_exclusion_has_its_reason(tiny_layers):
+    from landuse.parcels import build_parcels
+
+    parcels = build_parcels(tiny_layers)
+    for tech, rules in load_rule_sets().items():
+        table = score_technology(parcels, tiny_layers, rules)["table"]
+        lost = table["eligible_ha"] < parcels["area_ha"] - 1e-6
+        assert (table.loc[lost, "reason"].str.len() > 0).all(), tech
+        kept = table["eligible_ha"] > 0
+        assert table.loc[kept, "score"].between(0, 100).all(), tech
+        assert table.loc[~kept, "score"].isna().all(), tech
+
+
+def test_tiny_region_results(tiny_layers):
+    from landuse.parcels import build_parcels
+
+    parcels = build_parcels(tiny_layers)
+    res = score_technology(parcels, tiny_layers, load_rule_set("wind"))
+    # one sliver stays: north of the settlement's 920 m (y 350 + 920), south of the railway's
+    # 167 m (y 1450 - 167), west of where the DVOR's 2920 m circle crosses it (x ≈ 2600 - 2232)
+    eligible = res["eligible"]
+    assert len(eligible) == 1
+    minx, miny, maxx, maxy = eligible.total_bounds - [X0, Y0, X0, Y0]
+    assert (minx, miny, maxy) == pytest.approx((100, 1270, 1283), abs=0.05)
+    assert maxx == pytest.approx(2600 - np.sqrt(2920**2 - (1283 + 600) ** 2), abs=3)
+    assert set(res["table"].loc[eligible.index[0], "reason"].split(";")) == {"settlement", "railway",
+                                                                              "navigation_aid"}
+    assert len(res["turbines"]) == 0  # 13 m is too narrow for a 160 m rotor
+    pv = score_technology(parcels, tiny_layers, load_rule_set("pv"))["table"]
+    sw = parcels.index[(parcels["class"] == "arable") & (parcels.geometry.centroid.y < 5_701_000)
+                       & (parcels.geometry.centroid.x < 341_000)][0]
+    # the south-west field (y 600…1000) lies 150…550 m north of the motorway (y 450) and
+    # 450…850 m south of the main railway (y 1450): privileged within 200 m of the motorway
+    # (y < 650), EEG corridor beyond (the motorway's band ends at y 950, the railway's begins there)
+    assert pv.loc[sw, "privileged_ha"] == pytest.approx(898.5 * 50 / 1e4, rel=1e-3)
+    assert pv.loc[sw, "eeg_corridor_ha"] == pytest.approx(898.5 * 350 / 1e4, rel=1e-3)

@@ -10,6 +10,7 @@ passes the folder or file with ``--criteria``.
 from __future__ import annotations
 
 import ast
+import copy
 import operator
 import os
 from dataclasses import dataclass, field
@@ -188,8 +189,34 @@ def parse_rule_set(raw: dict, path: Path | None = None) -> RuleSet:
     return RuleSet(tech, list(raw.get("eligible_classes") or []), exclusions, scores, values, path)
 
 
-def load_rule_set(technology: str, criteria: str | os.PathLike | None = None) -> RuleSet:
-    """Load one technology's rule set from ``criteria`` (a folder or a YAML file) or the default."""
+def scenarios(path: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Named rule variants (``scenarios.yaml`` beside the criteria, or ``path``)."""
+    path = Path(path) if path else CRITERIA_DIR / "scenarios.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Scenario file {path} must hold a mapping of scenario names.")
+    return raw
+
+
+def apply_overrides(raw: dict, override: dict, where: str = "scenario") -> dict:
+    """A rule-set mapping with a scenario's overrides applied (exclusions/scores by name)."""
+    out = copy.deepcopy(raw)
+    for key, value in (override or {}).items():
+        if key in ("exclusions", "scores"):
+            by_name = {r["name"]: r for r in out.get(key, [])}
+            for name, change in value.items():
+                if name not in by_name:
+                    raise ConfigError(f"{where}: no {key[:-1]} named {name!r}; known: {sorted(by_name)}.")
+                by_name[name].update(change)
+        else:
+            out[key] = value
+    return out
+
+
+def load_rule_set(technology: str, criteria: str | os.PathLike | None = None,
+                  scenario: str | None = None) -> RuleSet:
+    """Load one technology's rule set from ``criteria`` (a folder or a YAML file) or the default,
+    with the overrides of a named ``scenario`` (see ``scenarios.yaml``)."""
     if technology not in TECHNOLOGIES:
         raise ConfigError(f"Unknown technology {technology!r}; one of {TECHNOLOGIES}.")
     path = Path(criteria) if criteria else CRITERIA_DIR
@@ -205,19 +232,28 @@ def load_rule_set(technology: str, criteria: str | os.PathLike | None = None) ->
         raise ConfigError(f"Criteria file {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"Criteria file {path} must hold a mapping.")
+    if scenario and scenario != "default":
+        known = scenarios(path.parent / "scenarios.yaml" if (path.parent / "scenarios.yaml").exists() else None)
+        if scenario not in known:
+            raise ConfigError(f"Unknown scenario {scenario!r}; known: {', '.join(known)}.")
+        raw = apply_overrides(raw, known[scenario].get(technology, {}), f"scenario {scenario!r}")
     rs = parse_rule_set(raw, path)
     if rs.technology != technology:
         raise ConfigError(f"Criteria file {path} is for {rs.technology!r}, expected {technology!r}.")
     return rs
 
 
-def load_rule_sets(criteria: str | os.PathLike | None = None) -> dict[str, RuleSet]:
+def load_rule_sets(criteria: str | os.PathLike | None = None, scenario: str | None = None) -> dict[str, RuleSet]:
     """All three rule sets (a file given in ``criteria`` replaces its technology's default)."""
     if criteria and Path(criteria).is_file():
-        one = load_rule_set(yaml.safe_load(Path(criteria).read_text(encoding="utf-8")).get("technology", ""),
-                            criteria)
-        return {t: one if t == one.technology else load_rule_set(t) for t in TECHNOLOGIES}
-    return {t: load_rule_set(t, criteria) for t in TECHNOLOGIES}
+        raw = yaml.safe_load(Path(criteria).read_text(encoding="utf-8"))
+        tech = raw.get("technology", "") if isinstance(raw, dict) else ""
+        if tech not in TECHNOLOGIES:
+            raise ConfigError(f"Criteria file {criteria}: 'technology' must be one of {TECHNOLOGIES}.")
+        return {t: load_rule_set(t, criteria if t == tech else None, scenario) for t in TECHNOLOGIES}
+    if criteria and not Path(criteria).exists():
+        raise ConfigError(f"Criteria {criteria} not found (give a folder of rule files or one rule file).")
+    return {t: load_rule_set(t, criteria, scenario) for t in TECHNOLOGIES}
 
 
 def max_buffer_m(criteria: str | os.PathLike | None = None) -> float:

@@ -1,0 +1,42 @@
+"""Time scoring all three technologies (exclusions, scores, PV bands, riparian strips, turbine
+placement) for a region; print wall time per technology, peak memory and results.
+
+Usage: python benchmarks/bench_suitability.py [--region leipzig-wurzen] [--data DIR]
+Target (issue #4): ≤ 60 s and ≤ 4 GB on 2 cores for all three, placement included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+from landuse.config import load_region, resolve_data_dir
+from landuse.criteria import load_rule_sets
+from landuse.layers import layer_store
+from landuse.parcels import build_parcels
+from landuse.suitability import score_technology
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--region", default="leipzig-wurzen")
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+    region = load_region(args.region)
+    layers, _ = layer_store(region, data=args.data)
+    parcels = build_parcels(layers, region.sources.get("parcels"), resolve_data_dir(region, args.data))
+    total = 0.0
+    for tech, rules in load_rule_sets().items():
+        t0 = time.perf_counter()
+        res = score_technology(parcels, layers, rules)
+        dt = time.perf_counter() - t0
+        total += dt
+        extra = f", {len(res['turbines'])} turbines" if "turbines" in res else ""
+        print(f"{tech:13} {dt:6.1f} s, eligible {res['table']['eligible_ha'].sum():9,.0f} ha{extra}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"suitability {region.name}: all three {total:.1f} s, peak memory {peak_mb:.0f} MB, {len(parcels):,} parcels")
+
+
+if __name__ == "__main__":
+    main()
