@@ -173,5 +173,91 @@ def score(region: str, data: Path | None, layers_dir: Path, out: Path | None, cr
     click.echo(f"Scenario '{scenario}' scored in {time.perf_counter() - t0:.1f} s → {result.gpkg}")
 
 
+parameters_option = click.option(
+    "--parameters", "-p", type=click.Path(path_type=Path), default=None,
+    help="Parameter file (copy of landuse/parameters/potential.yaml) for potential and balance.",
+)
+
+
+@main.command()
+@region_option
+@data_option
+@layers_dir_option
+@out_option
+@criteria_option
+@scenario_option
+@parameters_option
+@click.option("--snapshot", is_flag=True, help="Save the balance as monitoring/balance_<date>.csv.")
+@click.option("--compare", "compare_to", type=click.Path(exists=True, path_type=Path), default=None,
+              help="An earlier snapshot CSV: print what changed (indicator table).")
+@_user_errors
+def balance(region: str, data: Path | None, layers_dir: Path, out: Path | None, criteria: Path | None,
+            scenario: str, parameters: Path | None, snapshot: bool, compare_to: Path | None) -> None:
+    """Potential and carbon balance against the emission load (summary.csv)."""
+    import pandas as pd
+
+    from landuse.carbon import compare_snapshots, format_balance, save_snapshot
+    from landuse.pipeline import run_balance, run_layers, run_parcels, run_suitability, scenario_dir
+
+    cfg = load_region(region)
+    out_dir = _out_dir(out, cfg.name)
+    layers_res = run_layers(cfg, data, layers_dir)
+    parcels_res = run_parcels(cfg, layers_res, out_dir, data)
+    suit = run_suitability(layers_res, parcels_res, out_dir, criteria, scenario)
+    res = run_balance(cfg, parcels_res, suit, out_dir, parameters, scenario)
+    summary = res.summary
+    for share, block in summary.groupby("share_realised", sort=True):
+        click.echo(f"-- {share:.0%} of the potential realised")
+        click.echo(format_balance(block))
+    full = summary[summary["share_realised"] == summary["share_realised"].max()]
+    if snapshot:
+        click.echo(f"Snapshot: {save_snapshot(full, scenario_dir(out_dir, scenario) / 'monitoring')}")
+    if compare_to is not None:
+        old = pd.read_csv(compare_to, index_col=0)
+        table = compare_snapshots(old, full)
+        changed = table[table["change"].abs() > 1e-9]
+        click.echo(changed.to_string(index=False) if len(changed) else "No change against the snapshot.")
+    click.echo(f"Written: {scenario_dir(out_dir, scenario) / 'summary.csv'} (t CO2e/a; low/central/high)")
+
+
+@main.command()
+@region_option
+@data_option
+@layers_dir_option
+@out_option
+@parameters_option
+@click.option("--site", required=True, help="Heating network: municipality name, 'lon,lat' or 'x,y' (EPSG:25833).")
+@click.option("--demand", "demand_mwh", type=float, required=True, help="Heat demand of the network (MWh/a).")
+@click.option("--fuel", type=click.Choice(["heating_oil", "natural_gas"]), default=None,
+              help="Fossil fuel replaced (default: the region's balance.replaced_fuel).")
+@_user_errors
+def woodchips(region: str, data: Path | None, layers_dir: Path, out: Path | None, parameters: Path | None,
+              site: str, demand_mwh: float, fuel: str | None) -> None:
+    """Wood-chip value chain of a village heating network: area, transport, footprint by stage."""
+    from landuse.carbon import heating_site, woodchip_chain
+    from landuse.pipeline import run_balance, run_layers, run_parcels, run_suitability
+    from landuse.potential import default_parameters
+
+    cfg = load_region(region)
+    out_dir = _out_dir(out, cfg.name)
+    layers_res = run_layers(cfg, data, layers_dir)
+    parcels_res = run_parcels(cfg, layers_res, out_dir, data)
+    suit = run_suitability(layers_res, parcels_res, out_dir)
+    _, potential = run_balance(cfg, parcels_res, suit, out_dir, parameters).data
+    parcels_gdf = suit.data["parcels"].set_index("parcel_id")
+    point = heating_site(site, parcels_gdf, layers_res.data)
+    fuel = fuel or cfg.balance.get("replaced_fuel", "heating_oil")
+    res = woodchip_chain(parcels_gdf, potential.reindex(parcels_gdf.index).fillna(0), point, demand_mwh,
+                         default_parameters(parameters), fuel=fuel)
+    click.echo(f"Heating network at {site} ({point.x:.0f}, {point.y:.0f} EPSG:25833): {demand_mwh:,.0f} MWh heat/a")
+    click.echo(f"  fuel {res['fuel_mwh_a']:,.0f} MWh/a = {res['t_dm_a']:,.0f} t DM/a from "
+               f"{res['area_needed_ha']:,.1f} ha coppice; {len(res['supplying_parcels'])} nearest parcels "
+               f"supply {res['supplied_share']:.0%}, "
+               f"mean road distance {res['mean_transport_km']:.1f} km")
+    click.echo(res["footprint"].round(2).to_string())
+    click.echo(f"  replaces {fuel}: {res['fossil_g_per_kwh_heat']:.0f} g CO2e/kWh heat → saves "
+               f"{res['saving_t_co2e_a']:,.0f} t CO2e/a")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -33,9 +33,10 @@ REGIONS_DIR = PACKAGE_DIR / "regions"
 DEFAULT_REGION = "leipzig-wurzen"
 
 _REGION_KEYS = {
-    "name", "title", "state", "rule_set", "margin_m", "municipalities", "baseline", "sources",
+    "name", "title", "state", "rule_set", "margin_m", "municipalities", "baseline", "sources", "balance",
 }
-_MUNICIPALITY_KEYS = {"name", "ags", "group"}
+_MUNICIPALITY_KEYS = {"name", "ags", "group", "inhabitants"}
+_BALANCE_KEYS = {"replaced_fuel", "shares"}
 _SOURCE_KEYS = {"boundaries", "osm", "rasters", "files", "parcels"}
 
 
@@ -46,6 +47,7 @@ class Municipality:
     name: str | None
     ags: str | None
     group: str
+    inhabitants: int | None = None
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Region:
         Minimum margin (m) kept around the region in every layer.
     baseline : dict
         Baseline figures per group (inhabitants, energy use, emissions, land areas).
+    balance : dict
+        Balance settings: ``replaced_fuel`` (heating_oil or natural_gas) and ``shares`` of the
+        potential realised.
     sources : dict
         Source declarations (boundaries, osm, rasters, files), paths relative to the data dir.
     path : Path
@@ -77,6 +82,7 @@ class Region:
     path: Path
     state: str = ""
     rule_set: str = "saxony"
+    balance: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -161,13 +167,26 @@ def load_region(region: str | os.PathLike = DEFAULT_REGION) -> Region:
                 f"Region file {path}: municipality #{i + 1} AGS '{ags}' must be 8 digits "
                 "(e.g. 14713000 for Leipzig)."
             )
-        munis.append(Municipality(name=m.get("name"), ags=ags, group=str(m.get("group", raw["name"]))))
+        inhabitants = m.get("inhabitants")
+        if inhabitants is not None and (not isinstance(inhabitants, int) or inhabitants <= 0):
+            raise ConfigError(f"Region file {path}: municipality #{i + 1} inhabitants must be a positive integer.")
+        munis.append(Municipality(name=m.get("name"), ags=ags, group=str(m.get("group", raw["name"])),
+                                  inhabitants=inhabitants))
     if not munis:
         raise ConfigError(f"Region file {path}: 'municipalities' is empty.")
     sources = raw["sources"] or {}
     bad = set(sources) - _SOURCE_KEYS
     if bad:
         raise ConfigError(f"Region file {path}: unknown source(s) {sorted(bad)}; allowed: {sorted(_SOURCE_KEYS)}.")
+    bal = raw.get("balance") or {}
+    bad = set(bal) - _BALANCE_KEYS
+    if bad:
+        raise ConfigError(
+            f"Region file {path}: balance has unknown keys {sorted(bad)}; allowed: {sorted(_BALANCE_KEYS)}.")
+    if bal.get("replaced_fuel", "heating_oil") not in ("heating_oil", "natural_gas"):
+        raise ConfigError(f"Region file {path}: balance.replaced_fuel must be heating_oil or natural_gas.")
+    if any(not 0 < float(x) <= 1 for x in bal.get("shares", [1.0])):
+        raise ConfigError(f"Region file {path}: balance.shares must lie in (0, 1], e.g. [0.1, 0.25, 0.5, 1.0].")
     margin = float(raw.get("margin_m", 0))
     if margin < 0:
         raise ConfigError(f"Region file {path}: margin_m must be >= 0 m, got {margin}.")
@@ -181,6 +200,8 @@ def load_region(region: str | os.PathLike = DEFAULT_REGION) -> Region:
         path=path,
         state=str(raw.get("state", "")),
         rule_set=str(raw.get("rule_set", "saxony")),
+        balance={"replaced_fuel": bal.get("replaced_fuel", "heating_oil"),
+                 "shares": [float(x) for x in bal.get("shares", [0.1, 0.25, 0.5, 1.0])]},
         raw=raw,
     )
 

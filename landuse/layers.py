@@ -228,7 +228,9 @@ def input_fingerprint(region: Region, data_dir: Path | None) -> dict[str, Any]:
             files[str(path)] = sha256_file(path) if path.exists() else "missing"
     return {
         "schema_version": SCHEMA_VERSION,
-        "config_sha256": region.checksum(),
+        # only what shapes the layers: editing balance settings must not rebuild the store
+        "config_sha256": config_hash(region.name, [(m.name, m.ags, m.group) for m in region.municipalities],
+                                     region.margin_m, region.sources),
         "margin_m": required_margin(region),
         "inputs": files,
         "online": data_dir is None,

@@ -158,4 +158,43 @@ def run_score(region: Region | str, data=None, layers_dir=None, out: Path | None
     return run_suitability(layers, parcels, out, criteria, scenario, force)
 
 
-__all__ = ["LayerSet", "run_layers", "run_parcels", "run_suitability", "run_score", "scenario_dir"]
+def run_balance(region: Region, parcels: StageResult, suitability: StageResult, out: Path,
+                parameters=None, scenario: str = "default", force: bool = False) -> StageResult:
+    """Stage 4: potential per parcel and the balance (``summary.csv`` and table ``summary``).
+
+    ``data`` of the result is ``(summary, potential)``; the summary holds one block of rows
+    per share of the potential realised (the region config's ``balance.shares``).
+    """
+    from landuse.carbon import balance
+    from landuse.criteria import load_rule_set
+    from landuse.potential import default_parameters, parcel_potential
+    from landuse.stats import write_table
+
+    target = scenario_dir(out, scenario)
+    gpkg = target / "landuse.gpkg"
+    params_path = Path(parameters) if parameters else PACKAGE_DIR / "parameters" / "potential.yaml"
+    key = config_hash(suitability.key, region.checksum(), _files_hash(params_path), __version__)
+    stages = Stages.open(target)
+    csv = target / "summary.csv"
+    if not force and stages.fresh("balance", key, csv, target / "potential.csv"):
+        log.info("Balance unchanged: reusing %s", csv)
+        summary = pd.read_csv(csv, index_col=0)
+        potential = pd.read_csv(target / "potential.csv", index_col=0)
+        return StageResult((summary, potential), key, True, gpkg, summary)
+    import time
+
+    t0 = time.perf_counter()
+    scored = suitability.data["parcels"].set_index("parcel_id")
+    turbine_mw = load_rule_set("wind").values["rated_power_mw"]
+    potential = parcel_potential(scored, default_parameters(params_path), turbine_mw,
+                                 region.balance.get("replaced_fuel", "heating_oil"))
+    blocks = [balance(scored, potential, region, share) for share in sorted(set(region.balance["shares"]) | {1.0})]
+    summary = pd.concat(blocks)
+    write_table(summary, csv)
+    write_table(potential, target / "potential.csv")
+    update_layers({"summary": summary.reset_index()}, gpkg)
+    stages.done("balance", key, time.perf_counter() - t0)
+    return StageResult((summary, potential), key, False, gpkg, summary)
+
+
+__all__ = ["LayerSet", "run_layers", "run_parcels", "run_suitability", "run_score", "run_balance", "scenario_dir"]

@@ -122,8 +122,8 @@ baseline:
   year: 2016
   source: test figures
   groups:
-    North: {{land_area_ha: 200, settlement_ha: 0, transport_ha: 10, vegetation_water_ha: 190}}
-    South: {{land_area_ha: 200, settlement_ha: 20, transport_ha: 15, vegetation_water_ha: 165}}
+    North: {{land_area_ha: 200, settlement_ha: 0, transport_ha: 10, vegetation_water_ha: 190, ghg_t_co2e_a: 50000}}
+    South: {{land_area_ha: 200, settlement_ha: 20, transport_ha: 15, vegetation_water_ha: 165, ghg_t_co2e_a: 20000}}
 sources:
   boundaries:
     type: file

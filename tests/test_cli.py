@@ -83,3 +83,26 @@ def test_bad_rule_file(runner, tiny_region, tmp_path):
                    "status: EST}\n")
     r = runner.invoke(main, ["score", "-r", str(cfg), "-d", str(data), "--criteria", str(bad)])
     assert r.exit_code == 1 and "buffer -1.0 m is negative" in r.output and "Traceback" not in r.output
+
+
+def test_balance_snapshot_compare_and_woodchips(runner, tiny_region, tmp_path):
+    import pandas as pd
+
+    cfg, data = tiny_region
+    r = runner.invoke(main, ["balance", "-r", str(cfg), "-d", str(data), "--snapshot"])
+    assert r.exit_code == 0, r.output
+    assert "Region: load 70,000 t CO2e/a" in r.output
+    summary = pd.read_csv(tmp_path / "outputs" / "tiny" / "summary.csv", index_col=0)
+    for col in ("pv_mwp", "pv_mwh_a", "wind_turbines", "wind_mw", "wind_mwh_a", "src_t_dm_a", "heat_mwh_a",
+                "avoided_t_co2e_a", "sequestered_t_co2e_a", "emission_load_t_co2e_a", "coverage_share",
+                "coverage_share_low", "coverage_share_high"):
+        assert col in summary.columns, col
+    assert sorted(summary["share_realised"].unique()) == [0.1, 0.25, 0.5, 1.0]
+    snap = next((tmp_path / "outputs" / "tiny" / "monitoring").glob("balance_*.csv"))
+    r = runner.invoke(main, ["balance", "-r", str(cfg), "-d", str(data), "--compare", str(snap)])
+    assert r.exit_code == 0 and "No change against the snapshot." in r.output
+    r = runner.invoke(main, ["woodchips", "-r", str(cfg), "-d", str(data), "--site", "Südheim", "--demand", "500"])
+    assert r.exit_code == 0, r.output
+    assert "harvest_and_chipping" in r.output and "saves" in r.output
+    r = runner.invoke(main, ["woodchips", "-r", str(cfg), "-d", str(data), "--site", "Atlantis", "--demand", "5"])
+    assert r.exit_code == 1 and "Heating site 'Atlantis'" in r.output

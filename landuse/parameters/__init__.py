@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +47,35 @@ def load_values(path: str | os.PathLike, overrides: dict[str, float] | None = No
             raise ConfigError(f"{path}: unknown parameter '{name}'; known: {sorted(values)}.")
         values[name] = value
     return values
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter: central value, range, unit, source and status."""
+
+    value: float
+    low: float
+    high: float
+    unit: str
+    source: str
+    status: str
+
+
+def load_parameters(path: str | os.PathLike) -> dict[str, Parameter]:
+    """Read a parameter file with its ranges (validated like :func:`load_values`)."""
+    path = Path(path)
+    load_values(path)  # validation
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh) or {}
+    return {
+        name: Parameter(float(e["value"]), float(e.get("low", e["value"])), float(e.get("high", e["value"])),
+                        str(e["unit"]), str(e["source"]), str(e["status"]))
+        for name, e in raw.items()
+    }
+
+
+def parameter_table(params: dict[str, Parameter]):
+    """Parameters as a table (for reports and exports)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"parameter": k, **vars(p)} for k, p in params.items()]).set_index("parameter")

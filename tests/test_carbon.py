@@ -1,0 +1,93 @@
+"""Balance against the emission load, monitoring and the wood-chip value chain."""
+
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from landuse.carbon import balance, compare_snapshots, emission_loads, save_snapshot, woodchip_chain
+from landuse.config import load_region
+from landuse.potential import parcel_potential
+
+
+@pytest.fixture()
+def region():
+    return load_region()
+
+
+def _parcels():
+    rows = [("14713000", "Leipzig", "Leipzig", 10, 0, 0), ("14729410", "Wurzen", "Wurzener Land", 0, 2, 0),
+            ("14729030", "Bennewitz", "Wurzener Land", 5, 0, 12), ("14729380", "Thallwitz", "Wurzener Land", 0, 0, 0),
+            ("14729245", "Lossatal", "Wurzener Land", 0, 1, 30)]
+    return gpd.GeoDataFrame({
+        "ags": [r[0] for r in rows], "municipality": [r[1] for r in rows], "municipality_group": [r[2] for r in rows],
+        "class": "arable", "pv_eligible_ha": [r[3] for r in rows], "wind_turbines": [r[4] for r in rows],
+        "agroforestry_eligible_ha": [r[5] for r in rows], "agroforestry_layout": "coppice",
+    }, geometry=[box(i * 1000, 0, i * 1000 + 500, 500) for i in range(5)], crs="EPSG:25833",
+        index=[f"p{i}" for i in range(5)])
+
+
+def test_loads(region):
+    parcels = _parcels()
+    loads = emission_loads(region, parcels[["ags", "municipality"]])
+    assert loads["Leipzig"] == 3_401_109 and loads["Wurzener Land"] == 292_483
+    assert loads["Region"] == 3_401_109 + 292_483
+    # the communes' load split by inhabitants (Wurzen 16,715 of 31,492)
+    assert loads["Wurzen"] == pytest.approx(292_483 * 16_715 / 31_492)
+    assert loads[["Wurzen", "Bennewitz", "Thallwitz", "Lossatal"]].sum() == pytest.approx(292_483)
+
+
+def test_totals_are_sums_and_coverage(region):
+    parcels = _parcels()
+    pot = parcel_potential(parcels)
+    table = balance(parcels, pot, region)
+    munis = table[table["level"] == "municipality"]
+    for col in ("pv_mwp", "wind_mw", "avoided_t_co2e_a", "avoided_t_co2e_a_low", "sequestered_t_co2e_a_high"):
+        assert table.loc["Region", col] == pytest.approx(munis[col].sum())
+        assert table.loc["Wurzener Land", col] == pytest.approx(munis.drop(index="Leipzig")[col].sum())
+    r = table.loc["Region"]
+    assert r["coverage_share"] == pytest.approx((r["avoided_t_co2e_a"] + r["sequestered_t_co2e_a"]) / 3_693_592)
+    for sfx in ("avoided_t_co2e_a", "coverage_share"):
+        assert (table[f"{sfx}_low"] <= table[sfx]).all() and (table[sfx] <= table[f"{sfx}_high"]).all()
+    quarter = balance(parcels, pot, region, share=0.25)
+    assert quarter.loc["Region", "avoided_t_co2e_a"] == pytest.approx(r["avoided_t_co2e_a"] / 4)
+    assert quarter.loc["Thallwitz", "avoided_t_co2e_a"] == 0 and not np.isnan(quarter.loc["Thallwitz", "pv_mwp"])
+
+
+def test_monitoring_snapshot_and_compare(region, tmp_path):
+    parcels = _parcels()
+    old = balance(parcels, parcel_potential(parcels), region)
+    path = save_snapshot(old, tmp_path, dt.date(2026, 1, 31))
+    assert path.name == "balance_2026-01-31.csv"
+    parcels.loc["p1", "wind_turbines"] = 3
+    new = balance(parcels, parcel_potential(parcels), region)
+    table = compare_snapshots(pd.read_csv(path, index_col=0), new)
+    wurzen = table[(table["area"] == "Wurzen") & (table["indicator"] == "wind_turbines")].iloc[0]
+    assert (wurzen["old"], wurzen["new"], wurzen["change"], wurzen["change_pct"]) == (2, 3, 1, 50)
+    leipzig = table[(table["area"] == "Leipzig") & (table["indicator"] == "pv_mwp")]
+    assert list(leipzig["level"]) == ["municipality", "group"] and (leipzig["change"] == 0).all()
+
+
+def test_woodchip_chain_by_hand():
+    parcels = gpd.GeoDataFrame({"class": "arable", "agroforestry_eligible_ha": [10.0, 50.0, 100.0],
+                                "agroforestry_layout": "coppice"},
+                               geometry=[box(1000, 0, 1100, 100), box(3000, 0, 3100, 100), box(9000, 0, 9100, 100)],
+                               crs="EPSG:25833", index=["near", "mid", "far"])
+    pot = parcel_potential(parcels)
+    res = woodchip_chain(parcels, pot, Point(0, 0), heat_demand_mwh_a=1000)
+    t_dm = 1000 / 0.85 / 5.0  # MWh heat → MWh fuel → t DM
+    assert res["t_dm_a"] == pytest.approx(t_dm)
+    assert res["area_needed_ha"] == pytest.approx(t_dm / 7)  # 33.6 ha: the near and the mid parcel
+    assert res["supplying_parcels"] == ["near", "mid"]
+    # area-weighted straight distance (1 km for 10 ha, 3 km for 23.6 ha) × detour 1.3
+    mean = (1.0 * 10 + 3.0 * (t_dm / 7 - 10)) / (t_dm / 7) * 1.3
+    assert res["mean_transport_km"] == pytest.approx(mean)
+    fp = res["footprint"]
+    transport = 2.0 * mean * 100 / 5000  # t fresh/t DM × km × g/tkm / kWh per t DM
+    assert fp.loc["transport", "g_co2e_per_kwh_fuel"] == pytest.approx(transport)
+    assert fp.loc["total", "g_co2e_per_kwh_fuel"] == pytest.approx(7 + 9 + 4 + 3 + transport)
+    assert fp.loc["total", "g_co2e_per_kwh_heat"] == pytest.approx((23 + transport) / 0.85)
+    assert res["saving_t_co2e_a"] == pytest.approx(1000 * (310 / 0.92 - (23 + transport) / 0.85) / 1000)

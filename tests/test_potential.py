@@ -1,0 +1,91 @@
+"""Potential per parcel: each formula against a hand computation, units in the names."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from landuse.parameters import PARAMETER_DIR, load_parameters
+from landuse.potential import C_TO_CO2, parcel_potential, potential_central
+
+P = {k: v.value for k, v in load_parameters(PARAMETER_DIR / "potential.yaml").items()}
+
+
+def _parcels():
+    return pd.DataFrame({
+        "class": ["arable", "grassland", "arable", "arable"],
+        "pv_eligible_ha": [10.0, 0.0, 0.0, 0.0],
+        "pv_agri_pv_ha": [0.0, 0.0, 6.0, 0.0],
+        "wind_turbines": [2, 0, 0, 0],
+        "agroforestry_eligible_ha": [0.0, 4.0, 20.0, 0.0],
+        "agroforestry_riparian_ha": [0.0, 0.0, 2.0, 0.0],
+        "agroforestry_layout": ["", "coppice", "alley_cropping", ""],
+    }, index=["pv_wind", "grass", "alley", "empty"])
+
+
+def test_pv_and_wind_by_hand():
+    out = potential_central(_parcels(), P, turbine_mw=5.56)
+    r = out.loc["pv_wind"]
+    # 10 ha / 1.0 ha/MWp = 10 MWp; × 1050 MWh/MWp = 10,500 MWh/a; × (680 − 50) g/kWh = 6,615 t/a
+    assert r["pv_mwp"] == pytest.approx(10.0)
+    assert r["pv_mwh_a"] == pytest.approx(10_500)
+    assert r["pv_avoided_t_co2e_a"] == pytest.approx(10_500 * 630 / 1000)
+    # 2 × 5.56 MW × 2400 h = 26,688 MWh/a; × (750 − 9.5) g/kWh = 19,762.4 t/a
+    assert r["wind_mw"] == pytest.approx(11.12)
+    assert r["wind_mwh_a"] == pytest.approx(26_688)
+    assert r["wind_avoided_t_co2e_a"] == pytest.approx(26_688 * 740.5 / 1000)
+    # Agri-PV: 6 ha / 2 ha/MWp = 3 MWp, reported apart from the totals
+    assert out.loc["alley", "agri_pv_mwp"] == pytest.approx(3.0)
+    assert out.loc["alley", "avoided_t_co2e_a"] == pytest.approx(out.loc["alley", "src_avoided_t_co2e_a"])
+
+
+def test_coppice_heat_substitution_and_carbon_by_hand():
+    out = potential_central(_parcels(), P, turbine_mw=5.56, fuel="heating_oil")
+    a = out.loc["alley"]
+    planted = 2 + 0.2 * (20 - 2)  # riparian strip + 20 % tree strips on the rest
+    assert a["src_planted_ha"] == pytest.approx(5.6)
+    assert a["src_t_dm_a"] == pytest.approx(planted * 7)  # t DM/a
+    heat = planted * 7 * 5.0 * 0.85  # t DM × MWh/t × efficiency = MWh heat/a
+    assert a["heat_mwh_a"] == pytest.approx(heat)
+    per_kwh = 310 / 0.92 - 24 / 0.85  # g CO2e per kWh heat: oil replaced, chip chain charged
+    assert per_kwh == pytest.approx(309, abs=1)  # PARAMETERS.md: ≈ 309
+    assert a["src_avoided_t_co2e_a"] == pytest.approx(heat * per_kwh / 1000)
+    assert a["soil_sequestered_t_co2e_a"] == pytest.approx(planted * 0.24 * C_TO_CO2)  # alley rate
+    stock = planted * 0.5 * 4 * 7 * 0.47 * 1.3 * C_TO_CO2  # one-off, t CO2e
+    assert a["biomass_stock_t_co2e"] == pytest.approx(stock)
+    assert a["sequestered_t_co2e_a"] == pytest.approx(a["soil_sequestered_t_co2e_a"])  # stock not a flow
+    gas = potential_central(_parcels(), P, turbine_mw=5.56, fuel="natural_gas").loc["alley"]
+    assert gas["src_avoided_t_co2e_a"] / heat * 1000 == pytest.approx(225, abs=1)  # PARAMETERS.md ≈ 225
+
+
+def test_grassland_gets_no_soil_credit_but_biomass():
+    g = potential_central(_parcels(), P, turbine_mw=5.56).loc["grass"]
+    assert g["src_planted_ha"] == 4 and g["src_t_dm_a"] == pytest.approx(28)
+    assert g["soil_sequestered_t_co2e_a"] == 0
+    assert g["biomass_stock_t_co2e"] > 0
+
+
+def test_zero_area_gives_zeros_not_nan():
+    out = parcel_potential(_parcels())
+    assert not out.isna().any().any()
+    assert (out.loc["empty"] == 0).all()
+
+
+def test_low_central_high_ordered():
+    out = parcel_potential(_parcels())
+    for col in [c for c in out.columns if not c.endswith(("_low", "_high"))]:
+        assert (out[f"{col}_low"] <= out[col] + 1e-9).all(), col
+        assert (out[col] <= out[f"{col}_high"] + 1e-9).all(), col
+    r = out.loc["pv_wind"]
+    # PV low: land need 1.2 ha/MWp, yield 950, avoided = grid mix 363, life cycle 63
+    assert r["pv_avoided_t_co2e_a_low"] == pytest.approx(10 / 1.2 * 950 * (363 - 63) / 1000)
+    assert r["pv_avoided_t_co2e_a_high"] == pytest.approx(10 / 0.8 * 1150 * (680 - 32) / 1000)
+
+
+def test_changed_parameter_file_changes_result(tmp_path):
+    text = (PARAMETER_DIR / "potential.yaml").read_text(encoding="utf-8")
+    changed = tmp_path / "p.yaml"
+    changed.write_text(text.replace("src_yield_t_dm_ha_a: {value: 7,", "src_yield_t_dm_ha_a: {value: 9,"))
+    base = parcel_potential(_parcels())
+    new = parcel_potential(_parcels(), load_parameters(changed))
+    assert new.loc["alley", "src_t_dm_a"] == pytest.approx(base.loc["alley", "src_t_dm_a"] * 9 / 7)
+    assert np.allclose(new["pv_mwp"], base["pv_mwp"])
