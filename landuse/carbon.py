@@ -104,17 +104,20 @@ def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, shar
     return table
 
 
-def scenario_table(parcels: pd.DataFrame, potentials: dict[str, pd.DataFrame], region: Region,
-                   shares=DEFAULT_SHARES) -> pd.DataFrame:
-    """Region and group rows for every rule variant × realisation share, side by side."""
+def side_by_side(summaries: dict[str, pd.DataFrame],
+                 columns=("pv_mwp", "wind_turbines", "wind_mw", "src_planted_ha", "avoided_t_co2e_a",
+                          "sequestered_t_co2e_a", "coverage_share")) -> pd.DataFrame:
+    """Group and region rows of several balances (rule variants), with every realisation share,
+    in one table: rows (rule variant, share, area), columns central value with low/high."""
     rows = []
-    for variant, pot in potentials.items():
-        for share in shares:
-            b = balance(parcels if variant == "default" else pot.attrs.get("parcels", parcels), pot, region, share)
-            b = b[b["level"] != "municipality"].copy()
-            b.insert(0, "rule_variant", variant)
-            rows.append(b)
-    return pd.concat(rows)
+    for variant, table in summaries.items():
+        t = table[table["level"] != "municipality"]
+        cols = [c for base in columns for c in (base, f"{base}_low", f"{base}_high") if c in t.columns]
+        block = t[["share_realised", *cols]].copy()
+        block.insert(0, "rule_variant", variant)
+        rows.append(block)
+    return pd.concat(rows).reset_index().set_index(["rule_variant", "share_realised", "area"]).sort_index(
+        level=[0, 1], sort_remaining=False)
 
 
 def format_balance(table: pd.DataFrame) -> str:

@@ -187,12 +187,14 @@ parameters_option = click.option(
 @criteria_option
 @scenario_option
 @parameters_option
+@click.option("--variants", default="", help="Rule variants to compare side by side, comma-separated "
+              "(names from scenarios.yaml, e.g. wind_750m,wind_no_forest): writes scenarios.csv.")
 @click.option("--snapshot", is_flag=True, help="Save the balance as monitoring/balance_<date>.csv.")
 @click.option("--compare", "compare_to", type=click.Path(exists=True, path_type=Path), default=None,
               help="An earlier snapshot CSV: print what changed (indicator table).")
 @_user_errors
 def balance(region: str, data: Path | None, layers_dir: Path, out: Path | None, criteria: Path | None,
-            scenario: str, parameters: Path | None, snapshot: bool, compare_to: Path | None) -> None:
+            scenario: str, parameters: Path | None, variants: str, snapshot: bool, compare_to: Path | None) -> None:
     """Potential and carbon balance against the emission load (summary.csv)."""
     import pandas as pd
 
@@ -210,6 +212,19 @@ def balance(region: str, data: Path | None, layers_dir: Path, out: Path | None, 
         click.echo(f"-- {share:.0%} of the potential realised")
         click.echo(format_balance(block))
     full = summary[summary["share_realised"] == summary["share_realised"].max()]
+    if variants:
+        from landuse.carbon import side_by_side
+        from landuse.stats import write_table
+
+        summaries = {scenario: summary}
+        for name in [v.strip() for v in variants.split(",") if v.strip()]:
+            v_suit = run_suitability(layers_res, parcels_res, out_dir, criteria, name)
+            summaries[name] = run_balance(cfg, parcels_res, v_suit, out_dir, parameters, name).summary
+        table = side_by_side(summaries)
+        region_rows = table.xs("Region", level="area")
+        click.echo("-- rule variants side by side (region)")
+        click.echo(region_rows[["pv_mwp", "wind_turbines", "avoided_t_co2e_a", "coverage_share"]].to_string())
+        click.echo(f"Written: {write_table(table, out_dir / 'scenarios.csv')}")
     if snapshot:
         click.echo(f"Snapshot: {save_snapshot(full, scenario_dir(out_dir, scenario) / 'monitoring')}")
     if compare_to is not None:

@@ -101,6 +101,11 @@ def test_balance_snapshot_compare_and_woodchips(runner, tiny_region, tmp_path):
     snap = next((tmp_path / "outputs" / "tiny" / "monitoring").glob("balance_*.csv"))
     r = runner.invoke(main, ["balance", "-r", str(cfg), "-d", str(data), "--compare", str(snap)])
     assert r.exit_code == 0 and "No change against the snapshot." in r.output
+    r = runner.invoke(main, ["balance", "-r", str(cfg), "-d", str(data), "--variants", "wind_750m,wind_no_forest"])
+    assert r.exit_code == 0, r.output
+    variants = pd.read_csv(tmp_path / "outputs" / "tiny" / "scenarios.csv")
+    assert set(variants["rule_variant"]) == {"default", "wind_750m", "wind_no_forest"}
+    assert len(variants) == 3 * 4 * 3  # variants × shares × (two groups + region)
     r = runner.invoke(main, ["woodchips", "-r", str(cfg), "-d", str(data), "--site", "Südheim", "--demand", "500"])
     assert r.exit_code == 0, r.output
     assert "harvest_and_chipping" in r.output and "saves" in r.output
