@@ -274,5 +274,109 @@ def woodchips(region: str, data: Path | None, layers_dir: Path, out: Path | None
                f"{res['saving_t_co2e_a']:,.0f} t CO2e/a")
 
 
+def _stages_to_balance(cfg, data, layers_dir, out_dir, criteria, parameters, scenario):
+    from landuse.pipeline import run_balance, run_layers, run_parcels, run_suitability
+
+    layers_res = run_layers(cfg, data, layers_dir)
+    parcels_res = run_parcels(cfg, layers_res, out_dir, data)
+    suit = run_suitability(layers_res, parcels_res, out_dir, criteria, scenario)
+    return layers_res, suit, run_balance(cfg, parcels_res, suit, out_dir, parameters, scenario)
+
+
+embed_option = click.option("--embed/--no-embed", default=True, show_default=True,
+                            help="Embed the map's JS/CSS so it opens offline (tiles aside).")
+
+
+@main.command(name="map")
+@region_option
+@data_option
+@layers_dir_option
+@out_option
+@criteria_option
+@scenario_option
+@parameters_option
+@embed_option
+@_user_errors
+def map_(region, data, layers_dir, out, criteria, scenario, parameters, embed) -> None:
+    """Interactive maps: map.html and map_<technology>.html."""
+    from landuse.maps import write_maps
+    from landuse.pipeline import scenario_dir
+
+    cfg = load_region(region)
+    out_dir = _out_dir(out, cfg.name)
+    layers_res, suit, bal = _stages_to_balance(cfg, data, layers_dir, out_dir, criteria, parameters, scenario)
+    summary, potential = bal.data
+    paths = write_maps(suit.data, layers_res.data["boundaries"], scenario_dir(out_dir, scenario), potential, summary,
+                       layers_res.data.attribution, embed, f"{cfg.title} — land-use potential")
+    for p in paths:
+        click.echo(f"Written: {p} ({p.stat().st_size / 1e6:.1f} MB)")
+
+
+@main.command()
+@region_option
+@data_option
+@layers_dir_option
+@out_option
+@criteria_option
+@scenario_option
+@parameters_option
+@_user_errors
+def export(region, data, layers_dir, out, criteria, scenario, parameters) -> None:
+    """Exports for GIS: landuse.gpkg with QGIS styles, shapefiles/, summary.csv, landuse.xlsx."""
+    from landuse.export import export_all
+    from landuse.pipeline import scenario_dir
+
+    cfg = load_region(region)
+    out_dir = _out_dir(out, cfg.name)
+    layers_res, suit, bal = _stages_to_balance(cfg, data, layers_dir, out_dir, criteria, parameters, scenario)
+    metadata = {"region": cfg.name, "scenario": scenario, "attribution": "; ".join(layers_res.data.attribution)}
+    paths = export_all(suit.data, scenario_dir(out_dir, scenario), bal.data[0], {"suitability": suit.summary},
+                       metadata)
+    for p in paths.values():
+        click.echo(f"Written: {p}")
+
+
+@main.command()
+@region_option
+@data_option
+@layers_dir_option
+@out_option
+@criteria_option
+@scenario_option
+@parameters_option
+@embed_option
+@force_option
+@_user_errors
+def run(region, data, layers_dir, out, criteria, scenario, parameters, embed, force) -> None:
+    """The whole job: layers, parcels, scores, balance, maps and exports (finished stages are reused)."""
+    from tqdm import tqdm
+
+    from landuse.pipeline import run_all, scenario_dir
+
+    t0 = time.perf_counter()
+    cfg = load_region(region)
+    out_dir = _out_dir(out, cfg.name)
+    quiet = click.get_current_context().obj.get("verbosity", 0) < 0
+    with tqdm(total=5, desc="landuse run", unit="stage", disable=quiet or None) as bar:
+        def step(name):
+            bar.set_postfix_str(name)
+            if step.started:
+                bar.update(1)
+            step.started = True
+        step.started = False
+        res = run_all(cfg, data, layers_dir, out_dir, criteria, parameters, scenario, force, embed, step)
+        bar.update(1)
+    target = scenario_dir(out_dir, scenario)
+    click.echo("Stages: " + ", ".join(f"{k} {'reused' if v.reused else 'built'}" for k, v in res.items()))
+    summary = res["balance"].summary
+    full = summary[summary["share_realised"] == summary["share_realised"].max()]
+    for name, row in full[full["level"] != "municipality"].iterrows():
+        click.echo(f"  {name:14} load {row['emission_load_t_co2e_a']:>12,.0f} t CO2e/a · covered "
+                   f"{row['coverage_share']:.0%} ({row['coverage_share_low']:.0%}–{row['coverage_share_high']:.0%}) "
+                   f"at {row['share_realised']:.0%} of the potential")
+    click.echo(f"Outputs in {target}/: map.html, map_wind|pv|agroforestry.html, landuse.gpkg, shapefiles/, "
+               f"summary.csv, landuse.xlsx ({time.perf_counter() - t0:.1f} s)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

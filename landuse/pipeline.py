@@ -197,4 +197,65 @@ def run_balance(region: Region, parcels: StageResult, suitability: StageResult, 
     return StageResult((summary, potential), key, False, gpkg, summary)
 
 
-__all__ = ["LayerSet", "run_layers", "run_parcels", "run_suitability", "run_score", "run_balance", "scenario_dir"]
+def run_outputs(region: Region, layers: StageResult, suitability: StageResult, bal: StageResult, out: Path,
+                scenario: str = "default", embed: bool = True, force: bool = False) -> StageResult:
+    """Stage 5: maps (``map.html``, ``map_<technology>.html``) and exports (GeoPackage with
+    styles, Shapefiles, ``summary.csv``, ``landuse.xlsx``)."""
+    from landuse.export import export_all
+    from landuse.maps import write_maps
+    from landuse.parameters import parameter_table
+    from landuse.potential import default_parameters
+
+    target = scenario_dir(out, scenario)
+    key = config_hash(bal.key, embed, __version__)
+    stages = Stages.open(target)
+    expected = [target / "map.html", target / "landuse.xlsx", target / "shapefiles" / "fields.csv"]
+    if not force and stages.fresh("outputs", key, *expected):
+        log.info("Maps and exports unchanged: reusing %s", target)
+        return StageResult(expected, key, True, target / "landuse.gpkg", bal.summary)
+    import time
+
+    t0 = time.perf_counter()
+    summary, potential = bal.data
+    results = {k: v for k, v in suitability.data.items()}
+    attribution = layers.data.attribution if isinstance(layers.data, LayerSet) else []
+    title = f"{region.title} — land-use potential" + ("" if scenario == "default" else f" ({scenario})")
+    maps = write_maps(results, layers.data["boundaries"], target, potential, summary, attribution, embed, title)
+    tables = {"suitability": suitability.summary, "parameters": parameter_table(default_parameters())}
+    metadata = {"region": region.name, "scenario": scenario, "crs": "EPSG:25833", "landuse_version": __version__,
+                "attribution": "; ".join(attribution),
+                "sources": "; ".join(f"{s.get('source')}: {s.get('path') or s.get('type')} ({s.get('date')})"
+                                     for s in layers.data.manifest.get("sources", []))}
+    paths = export_all(results, target, summary, tables, metadata)
+    stages.done("outputs", key, time.perf_counter() - t0)
+    return StageResult([*maps, *paths.values()], key, False, paths["gpkg"], summary)
+
+
+def run_all(region: Region | str = "leipzig-wurzen", data=None, layers_dir=None, out: Path | None = None,
+            criteria=None, parameters=None, scenario: str = "default", force: bool = False,
+            embed: bool = True, progress=None) -> dict[str, StageResult]:
+    """The whole job: layers → parcels → suitability → balance → maps and exports.
+
+    Each stage is skipped when its inputs are unchanged (``force`` reruns everything).
+    ``progress`` is called with each stage's name before it runs (for progress bars).
+    """
+    region = load_region(region) if not isinstance(region, Region) else region
+    out = Path(out) if out else Path("outputs") / region.name
+    step = progress or (lambda name: None)
+    res: dict[str, StageResult] = {}
+    step("layers")
+    res["layers"] = run_layers(region, data, layers_dir, force)
+    step("parcels")
+    res["parcels"] = run_parcels(region, res["layers"], out, data, force)
+    step("suitability")
+    res["suitability"] = run_suitability(res["layers"], res["parcels"], out, criteria, scenario, force)
+    step("balance")
+    res["balance"] = run_balance(region, res["parcels"], res["suitability"], out, parameters, scenario, force)
+    step("outputs")
+    res["outputs"] = run_outputs(region, res["layers"], res["suitability"], res["balance"], out, scenario, embed,
+                                 force)
+    return res
+
+
+__all__ = ["LayerSet", "run_layers", "run_parcels", "run_suitability", "run_score", "run_balance", "run_outputs",
+           "run_all", "scenario_dir"]
