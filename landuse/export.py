@@ -181,6 +181,9 @@ def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.Path
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is for everyone who may read the folder
     try:
         rows = []
         for name, gdf in _frames(results).items():

@@ -156,3 +156,16 @@ def tiny_layers(tiny_region, tmp_path_factory):
 
     cfg, data = tiny_region
     return build_layers(load_region(cfg), data, raster_dir=tmp_path_factory.mktemp("rasters"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_region, tmp_path_factory):
+    """The whole job on the synthetic region: {stage: StageResult} and the output folder."""
+    from landuse.config import load_region
+    from landuse.pipeline import run_all
+
+    cfg, data = tiny_region
+    base = tmp_path_factory.mktemp("run")
+    out = base / "outputs"
+    res = run_all(load_region(cfg), data, base / "layers", out)
+    return res, out

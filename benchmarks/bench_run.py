@@ -1,0 +1,48 @@
+"""End to end: `landuse run` for a region from an empty cache, then again with every stage
+reused; print wall times and peak memory.
+
+Usage: python benchmarks/bench_run.py [--region leipzig-wurzen] [--data DIR]
+Target (issue #7): ≤ 3 minutes and ≤ 4 GB on 2 cores from an empty cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from landuse.pipeline import run_all
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--region", default="leipzig-wurzen")
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        times = {}
+
+        def step(name):
+            times[name] = time.perf_counter()
+
+        t0 = time.perf_counter()
+        run_all(args.region, args.data, base / "layers", base / "outputs", progress=step)
+        cold = time.perf_counter() - t0
+        names = list(times)
+        stamps = [times[n] for n in names] + [t0 + cold]
+        per_stage = ", ".join(f"{n} {stamps[i + 1] - stamps[i]:.1f} s" for i, n in enumerate(names))
+        t0 = time.perf_counter()
+        res = run_all(args.region, args.data, base / "layers", base / "outputs")
+        warm = time.perf_counter() - t0
+        size = (base / "outputs" / "map.html").stat().st_size / 1e6
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    reused = all(r.reused for r in res.values())
+    print(f"landuse run {args.region}: empty cache {cold:.1f} s ({per_stage}); second run {warm:.1f} s "
+          f"(all stages reused: {reused}); peak memory {peak_mb:.0f} MB; map.html {size:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

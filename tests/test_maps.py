@@ -1,0 +1,71 @@
+"""Maps: content, size, offline assets, and a real browser with the network off."""
+
+import os
+import re
+
+import pytest
+from browser import CHROMIUM, probe, screenshot
+
+from landuse.maps import ASSETS, STATIC, build_map, embed_assets
+
+
+def test_maps_written(tiny_run):
+    _, out = tiny_run
+    for name in ("map.html", "map_wind.html", "map_pv.html", "map_agroforestry.html"):
+        assert (out / name).stat().st_size > 100_000  # Leaflet itself is embedded
+
+
+def test_embedded_map_needs_no_network(tiny_run):
+    _, out = tiny_run
+    page = (out / "map.html").read_text(encoding="utf-8")
+    # no script or stylesheet comes from the network; only the base-map tiles do
+    assert not re.findall(r'<script src="https?://', page)
+    assert not re.findall(r'<link rel="stylesheet" href="https?://', page)
+    assert "L.control.scale({imperial: false" in page
+    assert "© OpenStreetMap contributors" in page and "test boundaries" in page
+
+
+def test_popups_carry_scores_reasons_and_estimates(tiny_run):
+    res, _ = tiny_run
+    m = build_map(res["suitability"].data, res["layers"].data["boundaries"], res["balance"].data[1],
+                  res["balance"].data[0], ["test"])
+    page = m.get_root().render()
+    for text in ("Score (0-100)", "Excluded by", "PV capacity (MWp)", "Wood (t DM/a)", "Heat substitution (t CO2e/a)",
+                 "navigation_aid", "Nordheim", "landuse-panel", "landuse-legend"):
+        assert text in page, text
+
+
+def test_embed_replaces_every_known_asset():
+    page = ('<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>'
+            '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>'
+            '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"/>')
+    out = embed_assets(page)
+    assert "code.jquery.com" not in out and "<script src=" not in out and '<link rel="stylesheet"' not in out
+    assert (STATIC / ASSETS["leaflet.js"]).read_text(encoding="utf-8")[:200] in out
+    assert "data:image/png;base64," in out  # leaflet.css images inlined
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed")
+def test_map_in_headless_chromium_offline(tiny_run, tmp_path):
+    _, out = tiny_run
+    seen = probe(out / "map.html", tmp_path)
+    assert seen["errors"] == []
+    assert seen["leaflet"] and seen["maps"] == 1
+    assert seen["drawn"] >= 1 and seen["panel"] and seen["legend"]
+    assert seen["scale"].strip().endswith(("m", "km"))
+    for label in ("Wind: score", "Wind: excluded parcels", "Open-space PV: eligible area",
+                  "Agroforestry / coppice: score", "Municipal borders"):
+        assert label in seen["labels"], seen["labels"]
+    png = screenshot(out / "map.html", tmp_path / "map.png", tmp_path)
+    assert png.stat().st_size > 20_000
+    single = probe(out / "map_wind.html", tmp_path)
+    assert single["errors"] == [] and all(label.startswith(("Wind", "Municipal")) for label in single["labels"])
+
+
+@pytest.mark.skipif(CHROMIUM is None or not os.environ.get("LANDUSE_SCREENSHOT_DIR"),
+                    reason="set LANDUSE_SCREENSHOT_DIR to keep screenshots")
+def test_keep_screenshot(tiny_run, tmp_path):
+    from pathlib import Path
+
+    _, out = tiny_run
+    screenshot(out / "map.html", Path(os.environ["LANDUSE_SCREENSHOT_DIR"]) / "tiny_map.png", tmp_path)
