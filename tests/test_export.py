@@ -64,8 +64,9 @@ def test_workbook_and_csv(tiny_run):
 
 
 def test_short_names_stable_and_unique():
-    cols = ["agroforestry_sub_low_water_capacity", "agroforestry_sub_landscape_protection", "wind_excl_settlement_share",
-            "wind_excl_single_building_share", "dist_building_group_m", "dist_building_group_mx", "area_ha"]
+    cols = ["agroforestry_sub_low_water_capacity", "agroforestry_sub_landscape_protection",
+            "wind_excl_settlement_share", "wind_excl_single_building_share", "dist_building_group_m",
+            "dist_building_group_mx", "area_ha"]
     a, b = short_names(cols), short_names(list(reversed(cols)))
     assert a == b  # order of the columns does not matter
     assert all(len(v) <= 10 for v in a.values()) and len({v.lower() for v in a.values()}) == len(cols)
