@@ -179,14 +179,16 @@ parameters_option = click.option(
 )
 
 
+def pipeline_options(func):
+    """The options of every command that runs the pipeline up to the balance."""
+    for option in reversed((region_option, data_option, layers_dir_option, out_option, criteria_option,
+                            scenario_option, parameters_option)):
+        func = option(func)
+    return func
+
+
 @main.command()
-@region_option
-@data_option
-@layers_dir_option
-@out_option
-@criteria_option
-@scenario_option
-@parameters_option
+@pipeline_options
 @click.option("--variants", default="", help="Rule variants to compare side by side, comma-separated "
               "(names from scenarios.yaml, e.g. wind_750m,wind_no_forest): writes scenarios.csv.")
 @click.option("--snapshot", is_flag=True, help="Save the balance as monitoring/balance_<date>.csv.")
@@ -288,13 +290,7 @@ embed_option = click.option("--embed/--no-embed", default=True, show_default=Tru
 
 
 @main.command(name="map")
-@region_option
-@data_option
-@layers_dir_option
-@out_option
-@criteria_option
-@scenario_option
-@parameters_option
+@pipeline_options
 @embed_option
 @_user_errors
 def map_(region, data, layers_dir, out, criteria, scenario, parameters, embed) -> None:
@@ -313,13 +309,7 @@ def map_(region, data, layers_dir, out, criteria, scenario, parameters, embed) -
 
 
 @main.command()
-@region_option
-@data_option
-@layers_dir_option
-@out_option
-@criteria_option
-@scenario_option
-@parameters_option
+@pipeline_options
 @_user_errors
 def export(region, data, layers_dir, out, criteria, scenario, parameters) -> None:
     """Exports for GIS: landuse.gpkg with QGIS styles, shapefiles/, summary.csv, landuse.xlsx."""
@@ -337,13 +327,7 @@ def export(region, data, layers_dir, out, criteria, scenario, parameters) -> Non
 
 
 @main.command()
-@region_option
-@data_option
-@layers_dir_option
-@out_option
-@criteria_option
-@scenario_option
-@parameters_option
+@pipeline_options
 @embed_option
 @force_option
 @_user_errors

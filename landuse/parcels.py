@@ -80,7 +80,7 @@ def _split_lines(layers: LayerSet) -> np.ndarray:
     return shapely.buffer(geoms, np.maximum(w, 1.0) / 2, cap_style="flat", quad_segs=2)
 
 
-def _subtract(targets: np.ndarray, cutters: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+def subtract_union(targets: np.ndarray, cutters: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """``targets[i]`` minus the union of ``cutters[j]`` for each pair (i, j), vectorised.
 
     Cutters are gathered per target into one GeometryCollection (built in one call), which
@@ -156,11 +156,11 @@ def derive_parcels(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDat
     i, j = lc.sindex.query(geoms, predicate="intersects")
     pairs = np.vstack([i, j])
     higher = (prio[j] > prio[i]) | ((prio[j] == prio[i]) & (j > i) & (lc["class"].to_numpy()[i] != "other"))
-    flat = _subtract(geoms, geoms, pairs[:, higher])
+    flat = subtract_union(geoms, geoms, pairs[:, higher])
     cutters = _split_lines(layers)
     tree = shapely.STRtree(cutters)
     i, j = tree.query(flat, predicate="intersects")
-    flat = _subtract(flat, cutters, np.vstack([i, j]))
+    flat = subtract_union(flat, cutters, np.vstack([i, j]))
     parts = gpd.GeoDataFrame({"class": lc["class"].to_numpy(), "subclass": lc["subclass"].to_numpy()},
                              geometry=flat, crs=WORKING_CRS)
     parts = _polygon_parts(parts)

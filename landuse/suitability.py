@@ -17,7 +17,7 @@ import shapely
 from landuse.config import WORKING_CRS
 from landuse.criteria import Criterion, Exclusion, RuleSet
 from landuse.layers import LayerSet
-from landuse.parcels import _subtract, building_groups
+from landuse.parcels import building_groups, subtract_union
 from landuse.placement import place_turbines
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _cut(geoms: np.ndarray, zones: np.ndarray) -> np.ndarray:
     if len(i) == 0:
         return geoms
     pieces = shapely.intersection(zones[j], shapely.envelope(geoms)[i])
-    return _subtract(geoms, pieces, np.vstack([i, np.arange(len(i))]))
+    return subtract_union(geoms, pieces, np.vstack([i, np.arange(len(i))]))
 
 
 def criterion_score(values: pd.Series, criterion: Criterion) -> pd.Series:

@@ -51,3 +51,12 @@ def test_data_dir_order(tmp_path, monkeypatch):
     monkeypatch.setenv("LANDUSE_DATA", str(tmp_path / "missing"))
     with pytest.raises(DataError, match="LANDUSE_DATA"):
         resolve_data_dir(r)
+
+
+def test_public_api_importable():
+    import landuse
+
+    for name in landuse.__all__:
+        assert getattr(landuse, name) is not None, name
+    with pytest.raises(AttributeError):
+        landuse.nothing_here  # noqa: B018

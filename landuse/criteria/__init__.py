@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from landuse.errors import ConfigError
+from landuse.parameters import validate_entry
 
 CRITERIA_DIR = Path(__file__).resolve().parent
 TECHNOLOGIES = ("wind", "pv", "agroforestry")
@@ -27,7 +28,6 @@ _SET_KEYS = {"technology", "rule_set", "eligible_classes", "turbine", "placement
              "min_patch_ha", "agri_pv_nfk_mm", "riparian_strip_m", "alley_min_field_ha"}
 _EXCL_KEYS = {"name", "layer", "where", "buffer", "measured_from", "unit", "low", "high", "status", "source"}
 _SCORE_KEYS = {"name", "attribute", "curve", "map", "weight", "status", "source"}
-_VALUE_KEYS = {"value", "unit", "low", "high", "status", "source"}
 _LAYERS = {"landcover", "buildings", "building_groups", "roads", "railways", "waterways", "water_bodies",
            "protected_areas", "aerodromes", "power_lines", "existing_plants"}
 _STATUSES = {"SRC", "EST", "UNV"}
@@ -98,17 +98,7 @@ class RuleSet:
 
 
 def _value(entry: Any, where: str) -> float:
-    if not isinstance(entry, dict) or "value" not in entry:
-        raise ConfigError(f"{where}: needs a mapping with value, unit, source, status.")
-    bad = set(entry) - _VALUE_KEYS
-    if bad:
-        raise ConfigError(f"{where}: unknown keys {sorted(bad)}.")
-    for key in ("unit", "source", "status"):
-        if key not in entry:
-            raise ConfigError(f"{where}: '{key}' is missing.")
-    if entry["status"] not in _STATUSES:
-        raise ConfigError(f"{where}: status must be one of {sorted(_STATUSES)}.")
-    v = float(entry["value"])
+    v = float(validate_entry(entry, where))
     if v < 0:
         raise ConfigError(f"{where}: value {v} must not be negative.")
     return v

@@ -16,6 +16,25 @@ _ENTRY_KEYS = {"value", "unit", "low", "high", "status", "source", "note"}
 STATUSES = {"SRC", "EST", "UNV"}
 
 
+def validate_entry(entry: Any, where: str) -> float:
+    """Check one parameter entry (``value``, ``unit``, ``source``, ``status``, optional
+    ``low``/``high`` around the value) and return its value; errors name ``where``."""
+    if not isinstance(entry, dict) or "value" not in entry:
+        raise ConfigError(f"{where} needs a mapping with 'value', 'unit', 'source', 'status'.")
+    bad = set(entry) - _ENTRY_KEYS
+    if bad:
+        raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_ENTRY_KEYS)}.")
+    for key in ("unit", "source", "status"):
+        if key not in entry:
+            raise ConfigError(f"{where}: '{key}' is missing.")
+    if entry["status"] not in STATUSES:
+        raise ConfigError(f"{where}: status must be one of {sorted(STATUSES)}, got {entry['status']!r}.")
+    low, high = entry.get("low", entry["value"]), entry.get("high", entry["value"])
+    if not low <= entry["value"] <= high:
+        raise ConfigError(f"{where}: value {entry['value']} lies outside its range {low}…{high}.")
+    return entry["value"]
+
+
 def load_values(path: str | os.PathLike, overrides: dict[str, float] | None = None) -> dict[str, Any]:
     """Read a flat parameter file and return ``{name: value}``, validating every entry.
 
@@ -25,23 +44,7 @@ def load_values(path: str | os.PathLike, overrides: dict[str, float] | None = No
     path = Path(path)
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh) or {}
-    values = {}
-    for name, entry in raw.items():
-        where = f"{path}: parameter '{name}'"
-        if not isinstance(entry, dict) or "value" not in entry:
-            raise ConfigError(f"{where} needs a mapping with 'value', 'unit', 'source', 'status'.")
-        bad = set(entry) - _ENTRY_KEYS
-        if bad:
-            raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_ENTRY_KEYS)}.")
-        for key in ("unit", "source", "status"):
-            if key not in entry:
-                raise ConfigError(f"{where}: '{key}' is missing.")
-        if entry["status"] not in STATUSES:
-            raise ConfigError(f"{where}: status must be one of {sorted(STATUSES)}, got {entry['status']!r}.")
-        low, high = entry.get("low", entry["value"]), entry.get("high", entry["value"])
-        if not low <= entry["value"] <= high:
-            raise ConfigError(f"{where}: value {entry['value']} lies outside its range {low}…{high}.")
-        values[name] = entry["value"]
+    values = {name: validate_entry(entry, f"{path}: parameter '{name}'") for name, entry in raw.items()}
     for name, value in (overrides or {}).items():
         if name not in values:
             raise ConfigError(f"{path}: unknown parameter '{name}'; known: {sorted(values)}.")
