@@ -22,6 +22,7 @@ const out={leaflet: typeof L!=='undefined', maps: document.querySelectorAll('.le
  markers: document.querySelectorAll('.leaflet-marker-pane *').length,
  panel: !!document.getElementById('landuse-panel'), legend: !!document.getElementById('landuse-legend'),
  scale: (document.querySelector('.leaflet-control-scale-line')||{}).textContent||'',
+ load_ms: Math.round(performance.getEntriesByType('navigation')[0].loadEventStart),
  labels, errors: window.__errors};
 const d=document.createElement('pre');d.id='landuse-probe';d.textContent=JSON.stringify(out);
 document.body.appendChild(d);},300)});</script>"""

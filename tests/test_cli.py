@@ -111,3 +111,29 @@ def test_balance_snapshot_compare_and_woodchips(runner, tiny_region, tmp_path):
     assert "harvest_and_chipping" in r.output and "saves" in r.output
     r = runner.invoke(main, ["woodchips", "-r", str(cfg), "-d", str(data), "--site", "Atlantis", "--demand", "5"])
     assert r.exit_code == 1 and "Heating site 'Atlantis'" in r.output
+
+
+def test_run_map_export_and_reuse(runner, tiny_region, tmp_path):
+    cfg, data = tiny_region
+    r = runner.invoke(main, ["-q", "run", "-r", str(cfg), "-d", str(data)])
+    assert r.exit_code == 0, r.output
+    assert "Stages: layers built, parcels built, suitability built, balance built, outputs built" in r.output
+    out = tmp_path / "outputs" / "tiny"
+    for name in ("map.html", "landuse.gpkg", "shapefiles/parcels.shp", "summary.csv", "landuse.xlsx"):
+        assert (out / name).exists(), name
+    r = runner.invoke(main, ["-q", "run", "-r", str(cfg), "-d", str(data)])
+    assert "layers reused, parcels reused, suitability reused, balance reused, outputs reused" in r.output
+    # a changed rule file reruns scoring and what follows, not layers or parcels
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    from landuse.criteria import CRITERIA_DIR
+
+    text = (CRITERIA_DIR / "pv.yaml").read_text(encoding="utf-8")
+    (rules / "pv.yaml").write_text(text.replace("buffer: 100, unit: m, low: 50", "buffer: 150, unit: m, low: 50"))
+    r = runner.invoke(main, ["-q", "run", "-r", str(cfg), "-d", str(data), "--criteria", str(rules)])
+    assert "layers reused, parcels reused, suitability built, balance built, outputs built" in r.output, r.output
+    r = runner.invoke(main, ["map", "-r", str(cfg), "-d", str(data), "--no-embed"])
+    assert r.exit_code == 0 and "map_pv.html" in r.output
+    assert 'src="https://cdn.jsdelivr.net/npm/leaflet' in (out / "map.html").read_text(encoding="utf-8")
+    r = runner.invoke(main, ["export", "-r", str(cfg), "-d", str(data)])
+    assert r.exit_code == 0 and "shapefiles" in r.output

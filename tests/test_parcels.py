@@ -190,3 +190,19 @@ def test_municipality_without_open_land_warns(tiny_layers, caplog):
     with caplog.at_level(logging.WARNING):
         build_parcels(bare)
     assert "Nordheim has no open land" in caplog.text
+
+
+def test_dem_gives_elevation_and_slope(tiny_layers, tmp_path):
+    # a plane rising 10 m per 100 m to the east: slope atan(0.1) = 5.71°, elevation = 0.1 × x
+    cols = np.arange(-50, 350) * 10 + 5.0
+    dem = np.tile(0.1 * cols, (300, 1)).astype("float32")
+    path = tmp_path / "dem.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=300, width=400, count=1, dtype="float32",
+                       crs="EPSG:25833", transform=from_origin(X0 - 500, Y0 + 2500, 10, 10), nodata=np.nan) as d:
+        d.write(dem, 1)
+    layers = copy.copy(tiny_layers)
+    layers.rasters = {"dem": path}
+    model = build_parcels(layers)
+    meadow = _at(model, 500, 1700)  # x 100…900: mean elevation 50 m
+    assert meadow["dem_mean"] == pytest.approx(50.0)
+    assert meadow["slope_deg_mean"] == pytest.approx(np.degrees(np.arctan(0.1)), abs=0.01)
