@@ -82,7 +82,7 @@ def _round(df: pd.DataFrame, columns: dict[str, int]) -> pd.DataFrame:
     return df
 
 
-def _score_layer(parcels: gpd.GeoDataFrame, tech: str, score_cmap: cm.LinearColormap) -> folium.GeoJson:
+def _score_layer(parcels: gpd.GeoDataFrame, tech: str, score_cmap: cm.LinearColormap, show: bool) -> folium.GeoJson:
     score_col = f"{tech}_score"
     sub_cols = [c for c in parcels.columns if c.startswith(f"{tech}_sub_")]
     est = {c: v for c, v in ESTIMATES[tech].items() if c in parcels.columns}
@@ -90,7 +90,7 @@ def _score_layer(parcels: gpd.GeoDataFrame, tech: str, score_cmap: cm.LinearColo
               f"{tech}_reason", *est]
     aliases = ["Parcel", "Municipality", "Land cover", "Area (ha)", "Eligible (ha)", "Score (0-100)",
                *[f"· {c.removeprefix(f'{tech}_sub_').replace('_', ' ')} (0-100)" for c in sub_cols],
-               "Excluded by", *[v[0] for v in est.values()]]
+               "Excluded (in part) by", *[v[0] for v in est.values()]]
     data = parcels[fields + ["geometry"]]
     return folium.GeoJson(
         data.to_json(na="null", drop_id=True),
@@ -101,7 +101,7 @@ def _score_layer(parcels: gpd.GeoDataFrame, tech: str, score_cmap: cm.LinearColo
         highlight_function=lambda f: {"weight": 2, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(["municipality", score_col], ["Municipality", "Score"]),
         popup=folium.GeoJsonPopup(fields, aliases, localize=True, max_width=420),
-        show=tech == "agroforestry" or len(TECHNOLOGIES) == 1,
+        show=show,
     )
 
 
@@ -223,7 +223,9 @@ def build_map(
 
     for tech in technologies:
         eligible_parcels = web[web[f"{tech}_eligible_ha"] > 0]
-        _score_layer(eligible_parcels, tech, score_cmap).add_to(m)
+        # one score layer visible at a time: they cover the same parcels
+        show_score = len(technologies) == 1 or tech == "agroforestry"
+        _score_layer(eligible_parcels, tech, score_cmap, show_score).add_to(m)
         elig = results.get(f"{tech}_eligible")
         if elig is not None and len(elig):
             e = _round(_web(elig, simplify_m), {"eligible_ha": 2, "score": 1})
@@ -233,7 +235,7 @@ def build_map(
                 style_function=lambda f, c=TECH_COLOR[tech]: {"fillColor": c, "color": c, "weight": 1,
                                                               "fillOpacity": 0.45},
                 tooltip=folium.GeoJsonTooltip(["parcel_id", "eligible_ha"], ["Parcel", "Eligible (ha)"]),
-                show=len(technologies) == 1 or tech == "pv",
+                show=tech == "pv" and len(technologies) > 1,
             ).add_to(m)
         excluded = web[(web[f"{tech}_eligible_ha"] <= 0)]
         if len(excluded):
