@@ -104,6 +104,20 @@ def _value(entry: Any, where: str) -> float:
     return v
 
 
+def _check_rule(rule: Any, where: str, allowed: set[str], required: tuple[str, ...]) -> str:
+    """Check a rule's keys; return the rule's description for later messages."""
+    where = f"{where} ({rule.get('name', '?') if isinstance(rule, dict) else rule})"
+    if not isinstance(rule, dict):
+        raise ConfigError(f"{where}: must be a mapping.")
+    bad = set(rule) - allowed
+    if bad:
+        raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(allowed)}.")
+    for key in required:
+        if key not in rule:
+            raise ConfigError(f"{where}: '{key}' is missing.")
+    return where
+
+
 def parse_rule_set(raw: dict, path: Path | None = None) -> RuleSet:
     """Validate a rule-set mapping (as read from YAML) into a :class:`RuleSet`."""
     src = str(path) if path else "rule set"
@@ -123,15 +137,8 @@ def parse_rule_set(raw: dict, path: Path | None = None) -> RuleSet:
     rotor_r = values.get("rotor_diameter_m", 0.0) / 2
     exclusions, names = [], set()
     for i, e in enumerate(raw.get("exclusions") or []):
-        where = f"{src}: exclusion #{i + 1} ({e.get('name', '?') if isinstance(e, dict) else e})"
-        if not isinstance(e, dict):
-            raise ConfigError(f"{where}: must be a mapping.")
-        bad = set(e) - _EXCL_KEYS
-        if bad:
-            raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_EXCL_KEYS)}.")
-        for key in ("name", "layer", "buffer", "unit", "source", "status"):
-            if key not in e:
-                raise ConfigError(f"{where}: '{key}' is missing.")
+        where = _check_rule(e, f"{src}: exclusion #{i + 1}", _EXCL_KEYS,
+                            ("name", "layer", "buffer", "unit", "source", "status"))
         if e["unit"] != "m":
             raise ConfigError(f"{where}: buffer unit must be 'm', got {e['unit']!r}.")
         if e["layer"] not in _LAYERS:
@@ -150,15 +157,8 @@ def parse_rule_set(raw: dict, path: Path | None = None) -> RuleSet:
         exclusions.append(Exclusion(e["name"], e["layer"], e.get("where"), buffer, e["source"], e["status"]))
     scores = []
     for i, s in enumerate(raw.get("scores") or []):
-        where = f"{src}: score #{i + 1} ({s.get('name', '?') if isinstance(s, dict) else s})"
-        if not isinstance(s, dict):
-            raise ConfigError(f"{where}: must be a mapping.")
-        bad = set(s) - _SCORE_KEYS
-        if bad:
-            raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_SCORE_KEYS)}.")
-        for key in ("name", "attribute", "weight", "source", "status"):
-            if key not in s:
-                raise ConfigError(f"{where}: '{key}' is missing.")
+        where = _check_rule(s, f"{src}: score #{i + 1}", _SCORE_KEYS,
+                            ("name", "attribute", "weight", "source", "status"))
         weight = float(s["weight"])
         if weight < 0:
             raise ConfigError(f"{where}: weight {weight} must not be negative.")
