@@ -225,7 +225,8 @@ def input_fingerprint(region: Region, data_dir: Path | None) -> dict[str, Any]:
     files = {}
     if data_dir is not None:
         for path in _input_paths(region, data_dir):
-            files[str(path)] = sha256_file(path) if path.exists() else "missing"
+            # keyed relative to the data directory: the same data found by another path is the same input
+            files[path.relative_to(data_dir).as_posix()] = sha256_file(path) if path.exists() else "missing"
     return {
         "schema_version": SCHEMA_VERSION,
         # only what shapes the layers: editing balance settings must not rebuild the store
@@ -407,6 +408,8 @@ def layer_store(
             return read_layers(gpkg, manifest_path), True
         log.info("Inputs of %s changed: rebuilding.", gpkg)
     layerset = build_layers(region, data_dir, raster_dir=raster_dir)
+    for entry in layerset.manifest["rasters"].values():  # relative to the store: it may be moved
+        entry["path"] = os.path.relpath(entry["path"], gpkg.parent)
     write_layers(layerset.layers, gpkg)
     layerset.manifest["gpkg_sha256"] = sha256_file(gpkg)
     write_json(layerset.manifest, manifest_path)
@@ -423,7 +426,7 @@ def read_layers(gpkg: str | os.PathLike, manifest_path: str | os.PathLike | None
     manifest_path = Path(manifest_path) if manifest_path else gpkg.with_suffix(".manifest.json")
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        rasters = {k: Path(v["path"]) for k, v in manifest.get("rasters", {}).items()}
+        rasters = {k: (manifest_path.parent / v["path"]).resolve() for k, v in manifest.get("rasters", {}).items()}
     return LayerSet(layers=layers, rasters=rasters, manifest=manifest)
 
 

@@ -172,3 +172,24 @@ def test_online_failure_names_what_was_tried(tmp_path, monkeypatch):
     cfg, _ = write_tiny_region(tmp_path)
     with pytest.raises(DataError, match=r"Tried: --data DIR; \$LANDUSE_DATA \(not set\)"):
         build_layers(load_region(cfg), None)
+
+
+def test_rasters_in_the_store_move_with_it(tmp_path):
+    import shutil
+
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cfg, data = write_tiny_region(tmp_path)
+    with rasterio.open(data / "soil.tif", "w", driver="GTiff", height=10, width=10, count=1, dtype="float32",
+                       crs="EPSG:25833", transform=from_origin(X0, Y0 + 2000, 250, 250)) as d:
+        d.write(np.full((10, 10), 120, dtype="float32"), 1)
+    cfg.write_text(cfg.read_text() + "  rasters:\n    nfk: {path: soil.tif, unit: mm}\n")
+    layer_store(cfg, data, layers_dir=tmp_path / "a")
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    moved = read_layers(tmp_path / "b" / "tiny.gpkg")
+    assert moved.rasters["nfk"] == (tmp_path / "b" / "tiny_rasters" / "nfk.tif").resolve()
+    with rasterio.open(moved.rasters["nfk"]) as ds:
+        assert ds.crs.to_epsg() == 25833 and np.nanmax(ds.read(1)) == 120
+    assert moved.manifest["rasters"]["nfk"]["unit"] == "mm"
