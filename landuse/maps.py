@@ -82,15 +82,19 @@ def _round(df: pd.DataFrame, columns: dict[str, int]) -> pd.DataFrame:
     return df
 
 
-def _score_layer(parcels: gpd.GeoDataFrame, tech: str, score_cmap: cm.LinearColormap, show: bool) -> folium.GeoJson:
+def _score_layer(parcels: gpd.GeoDataFrame, tech: str, score_cmap: cm.LinearColormap, show: bool,
+                 technologies: tuple[str, ...]) -> folium.GeoJson:
     score_col = f"{tech}_score"
     sub_cols = [c for c in parcels.columns if c.startswith(f"{tech}_sub_")]
     est = {c: v for c, v in ESTIMATES[tech].items() if c in parcels.columns}
+    others = [t for t in technologies if t != tech and f"{t}_score" in parcels.columns]
     fields = ["parcel_id", "municipality", "class", "area_ha", f"{tech}_eligible_ha", score_col, *sub_cols,
-              f"{tech}_reason", *est]
+              f"{tech}_reason", *est, *[f"{t}_score" for t in others], *[f"{t}_reason" for t in others]]
     aliases = ["Parcel", "Municipality", "Land cover", "Area (ha)", "Eligible (ha)", "Score (0-100)",
                *[f"· {c.removeprefix(f'{tech}_sub_').replace('_', ' ')} (0-100)" for c in sub_cols],
-               "Excluded (in part) by", *[v[0] for v in est.values()]]
+               "Excluded (in part) by", *[v[0] for v in est.values()],
+               *[f"{TECH_TITLE[t]} score (0-100)" for t in others],
+               *[f"{TECH_TITLE[t]} excluded by" for t in others]]
     data = parcels[fields + ["geometry"]]
     return folium.GeoJson(
         data.to_json(na="null", drop_id=True),
@@ -225,7 +229,7 @@ def build_map(
         eligible_parcels = web[web[f"{tech}_eligible_ha"] > 0]
         # one score layer visible at a time: they cover the same parcels
         show_score = len(technologies) == 1 or tech == "agroforestry"
-        _score_layer(eligible_parcels, tech, score_cmap, show_score).add_to(m)
+        _score_layer(eligible_parcels, tech, score_cmap, show_score, technologies).add_to(m)
         elig = results.get(f"{tech}_eligible")
         if elig is not None and len(elig):
             e = _round(_web(elig, simplify_m), {"eligible_ha": 2, "score": 1})

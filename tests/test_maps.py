@@ -31,7 +31,8 @@ def test_popups_carry_scores_reasons_and_estimates(tiny_run):
                   res["balance"].data[0], ["test"])
     page = m.get_root().render()
     for text in ("Score (0-100)", "Excluded by", "PV capacity (MWp)", "Wood (t DM/a)", "Heat substitution (t CO2e/a)",
-                 "navigation_aid", "Nordheim", "landuse-panel", "landuse-legend"):
+                 "navigation_aid", "Nordheim", "landuse-panel", "landuse-legend", "Wind score (0-100)",
+                 "Open-space PV excluded by"):
         assert text in page, text
 
 

@@ -87,3 +87,28 @@ def test_fetch_online_goes_through_the_same_mapping(monkeypatch, tmp_path):
     assert out["landcover"]["class"].tolist() == ["arable"]
     assert out["roads"]["class"].tolist() == ["trunk_primary"]
     assert isinstance(out["roads"], gpd.GeoDataFrame)
+
+
+def test_geocoded_boundaries_online(monkeypatch):
+    """Boundaries from osmnx's geocoder: one polygon per municipality, AGS from the config."""
+    import osmnx as ox
+    from conftest import NORD, SUED
+
+    from landuse.config import Municipality, Region
+    from landuse.sources.boundaries import geocode_boundaries
+
+    polygons = {"Nordheim": NORD, "Südheim": SUED}
+    asked = []
+
+    def fake(query):
+        asked.append(query)
+        geom = gpd.GeoSeries([polygons[query["city"]]], crs="EPSG:25833").to_crs("EPSG:4326")
+        return gpd.GeoDataFrame({"display_name": [query["city"]]}, geometry=geom.values, crs="EPSG:4326")
+
+    monkeypatch.setattr(ox, "geocode_to_gdf", fake)
+    region = Region("t", "t", [Municipality("Nordheim", "14999001", "N"), Municipality("Südheim", None, "S")],
+                    0, {}, {}, None, state="Saxony")
+    b = geocode_boundaries(region)
+    assert asked[0] == {"city": "Nordheim", "country": "Germany", "state": "Saxony"}
+    assert b.crs.to_epsg() == 25833 and list(b["ags"]) == ["14999001", ""]
+    assert b.geometry.area.tolist() == pytest.approx([NORD.area, SUED.area], rel=1e-6)
