@@ -33,6 +33,11 @@ def _files_hash(*paths: Path) -> str:
     return config_hash(*[sha256_file(p) if p and Path(p).is_file() else str(p) for p in paths])
 
 
+def _code(*modules: str) -> str:
+    """Checksum of the package modules a stage runs: changed code reruns the stage."""
+    return _files_hash(*[PACKAGE_DIR / m for m in modules])
+
+
 def _criteria_files(criteria: str | os.PathLike | None) -> list[Path]:
     from landuse.criteria import CRITERIA_DIR, TECHNOLOGIES
 
@@ -88,7 +93,7 @@ def run_parcels(region: Region, layers: StageResult, out: Path, data=None, force
     from landuse.parcels import build_parcels, parcel_summary, write_parcels
 
     gpkg = out / "landuse.gpkg"
-    key = config_hash(layers.key, region.sources.get("parcels"), __version__,
+    key = config_hash(layers.key, region.sources.get("parcels"), __version__, _code("parcels.py"),
                       _files_hash(PACKAGE_DIR / "parameters" / "parcels.yaml",
                                   PACKAGE_DIR / "parameters" / "land_statistics.yaml"))
     stages = Stages.open(out)
@@ -121,7 +126,8 @@ def run_suitability(layers: StageResult, parcels: StageResult, out: Path, criter
     rule_sets = load_rule_sets(criteria, scenario)
     target = scenario_dir(out, scenario)
     gpkg = target / "landuse.gpkg"
-    key = config_hash(parcels.key, scenario, __version__, _files_hash(*_criteria_files(criteria)))
+    key = config_hash(parcels.key, scenario, __version__, _files_hash(*_criteria_files(criteria)),
+                      _code("suitability.py", "placement.py", "criteria/__init__.py"))
     stages = Stages.open(target)
     if not force and stages.fresh("suitability", key, gpkg, target / "suitability_summary.csv"):
         log.info("Suitability (scenario %s) unchanged: reusing %s", scenario, gpkg)
@@ -173,7 +179,8 @@ def run_balance(region: Region, parcels: StageResult, suitability: StageResult, 
     target = scenario_dir(out, scenario)
     gpkg = target / "landuse.gpkg"
     params_path = Path(parameters) if parameters else PACKAGE_DIR / "parameters" / "potential.yaml"
-    key = config_hash(suitability.key, region.checksum(), _files_hash(params_path), __version__)
+    key = config_hash(suitability.key, region.checksum(), _files_hash(params_path), __version__,
+                      _code("potential.py", "carbon.py"))
     stages = Stages.open(target)
     csv = target / "summary.csv"
     if not force and stages.fresh("balance", key, csv, target / "potential.csv"):
@@ -207,7 +214,7 @@ def run_outputs(region: Region, layers: StageResult, suitability: StageResult, b
     from landuse.potential import default_parameters
 
     target = scenario_dir(out, scenario)
-    key = config_hash(bal.key, embed, __version__)
+    key = config_hash(bal.key, embed, __version__, _code("maps.py", "export.py"))
     stages = Stages.open(target)
     expected = [target / "map.html", target / "landuse.xlsx", target / "shapefiles" / "fields.csv"]
     if not force and stages.fresh("outputs", key, *expected):
