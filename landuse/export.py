@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
 import pandas as pd
@@ -242,4 +242,4 @@ def export_all(results: dict[str, gpd.GeoDataFrame], out: str | os.PathLike, sum
 
 
 __all__ = ["export_all", "write_geopackage", "write_shapefiles", "write_workbook", "short_names", "unit_of",
-           "qml_style", "escape"]
+           "qml_style"]

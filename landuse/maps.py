@@ -19,7 +19,6 @@ import branca.colormap as cm
 import folium
 import folium.plugins
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from branca.element import MacroElement
@@ -348,4 +347,4 @@ def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFram
     return paths
 
 
-__all__ = ["build_map", "save_map", "write_maps", "embed_assets", "np"]
+__all__ = ["build_map", "save_map", "write_maps", "embed_assets"]

@@ -15,7 +15,6 @@ import rasterio
 import xarray as xr
 from rasterio.crs import CRS
 from rasterio.warp import Resampling, calculate_default_transform, reproject
-from rasterio.windows import from_bounds
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
@@ -121,10 +120,3 @@ def open_raster(path: str | Path) -> xr.DataArray:
     da = xr.open_dataarray(path, engine="rasterio").squeeze("band", drop=True)
     return da
 
-
-def read_window(path: str | Path, bounds: tuple[float, float, float, float]):
-    """Read the part of a raster inside ``bounds`` (raster CRS); returns (array, transform)."""
-    with rasterio.open(path) as src:
-        window = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
-        data = src.read(1, window=window, boundless=True, fill_value=np.nan, masked=False)
-        return data.astype(np.float64), src.window_transform(window)
