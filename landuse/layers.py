@@ -33,7 +33,7 @@ from landuse.config import (
 )
 from landuse.errors import DataError
 from landuse.io import read_vector, repair_geometries, sha256_file, write_json, write_layers
-from landuse.sources import omt, osm
+from landuse.sources import omt, osm, osmfile
 from landuse.sources.boundaries import geocode_boundaries, read_boundaries
 from landuse.sources.files import read_file_source
 from landuse.sources.rasters import reproject_raster
@@ -313,13 +313,18 @@ def build_layers(
         aoi_4326 = gpd.GeoSeries([aoi], crs=WORKING_CRS).to_crs("EPSG:4326").iloc[0]
         raw = osm.read_osm_xml(path, polygon=aoi_4326)
         manifest_sources.append(_source_entry("osm", osm_spec, path))
+    elif kind == "osm_file":
+        path = data_dir / osm_spec["path"]
+        raw = osmfile.read_osm_file(path, bbox=_bbox_in("EPSG:4326", aoi))
+        manifest_sources.append(_source_entry("osm", osm_spec, path))
     elif kind == "osmnx":
         aoi_4326 = gpd.GeoSeries([aoi], crs=WORKING_CRS).to_crs("EPSG:4326").iloc[0]
         raw = _online(lambda: osm.fetch_osm(aoi_4326), region, "OpenStreetMap features")
         manifest_sources.append({"source": "osm", "type": "osmnx", "date": dt.date.today().isoformat(),
                                  "licence": "ODbL 1.0", "attribution": "© OpenStreetMap contributors"})
     else:
-        raise DataError(f"sources.osm.type '{kind}' in {region.path} is not one of openmaptiles, osm_xml, osmnx.")
+        raise DataError(f"sources.osm.type '{kind}' in {region.path} is not one of openmaptiles, osm_file, "
+                        "osm_xml, osmnx.")
 
     layers: dict[str, gpd.GeoDataFrame] = {"boundaries": boundaries}
     for name in LAYER_NAMES[1:]:

@@ -193,3 +193,12 @@ def test_rasters_in_the_store_move_with_it(tmp_path):
     with rasterio.open(moved.rasters["nfk"]) as ds:
         assert ds.crs.to_epsg() == 25833 and np.nanmax(ds.read(1)) == 120
     assert moved.manifest["rasters"]["nfk"]["unit"] == "mm"
+
+
+def test_osm_extract_source(tmp_path, tiny_layers):
+    cfg, data = write_tiny_region(tmp_path)
+    cfg.write_text(cfg.read_text().replace("type: osm_xml", "type: osm_file"))
+    ls = build_layers(load_region(cfg), data, raster_dir=tmp_path / "r")
+    for name in LAYER_NAMES:
+        assert len(ls[name]) == len(tiny_layers[name]), name
+    assert ls.manifest["sources"][1]["type"] == "osm_file"

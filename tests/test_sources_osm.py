@@ -112,3 +112,20 @@ def test_geocoded_boundaries_online(monkeypatch):
     assert asked[0] == {"city": "Nordheim", "country": "Germany", "state": "Saxony"}
     assert b.crs.to_epsg() == 25833 and list(b["ags"]) == ["14999001", ""]
     assert b.geometry.area.tolist() == pytest.approx([NORD.area, SUED.area], rel=1e-6)
+
+
+def test_osm_file_through_gdal_matches_osmnx(tmp_path, layers):
+    """A Geofabrik-style extract read by GDAL's OSM driver gives the same canonical layers."""
+    from landuse.sources.osmfile import read_osm_file
+
+    path = write_osm_xml(tmp_path / "extract.osm", tiny_features())
+    gdal = {k: v.to_crs("EPSG:25833") for k, v in read_osm_file(path).items()}
+    for name in ("landcover", "roads", "railways", "waterways", "water_bodies", "protected_areas", "power_lines",
+                 "existing_plants", "aerodromes", "buildings"):
+        assert len(gdal[name]) == len(layers[name]), name
+    assert sorted(gdal["landcover"]["class"]) == sorted(layers["landcover"]["class"])
+    assert sorted(gdal["protected_areas"]["type"]) == ["LSG", "NSG"]
+    assert gdal["power_lines"]["voltage_v"].tolist() == [110000.0]
+    assert gdal["existing_plants"]["capacity_mw"].tolist() == [pytest.approx(3.2)]
+    # GDAL's OSM driver stores coordinates to 1e-7° (about 1 cm)
+    assert gdal["roads"].geometry.length.sum() == pytest.approx(layers["roads"].geometry.length.sum(), abs=0.1)
