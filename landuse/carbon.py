@@ -35,11 +35,17 @@ DEFAULT_SHARES = (0.10, 0.25, 0.50, 1.00)
 
 
 def emission_loads(region: Region, municipalities: pd.DataFrame) -> pd.Series:
-    """Emission load (t CO2e/a) per municipality, group and "Region".
+    """Emission load (t CO2e/a) per municipality, group and the region.
 
     Group figures come from the region's baseline (``ghg_t_co2e_a``). Municipalities of a
     group with several members get the group's load split by inhabitants (``inhabitants`` in
     the region config; NaN without them).
+
+    Returns
+    -------
+    Series
+        Indexed by (level, name): level "municipality", "group" or "region" (a group may share
+        its name with a municipality, as Leipzig does).
     """
     groups = {g: v.get("ghg_t_co2e_a") for g, v in (region.baseline.get("groups") or {}).items()}
     loads = {}
@@ -49,16 +55,16 @@ def emission_loads(region: Region, municipalities: pd.DataFrame) -> pd.Series:
         members = [x for x in region.municipalities if x.group == m.group]
         group_load = groups.get(m.group)
         if group_load is None:
-            loads[name] = np.nan
+            loads[("municipality", name)] = np.nan
         elif len(members) == 1:
-            loads[name] = float(group_load)
+            loads[("municipality", name)] = float(group_load)
         else:
             inh = [x.inhabitants for x in members]
-            loads[name] = float(group_load) * m.inhabitants / sum(inh) if all(inh) else np.nan
+            loads[("municipality", name)] = float(group_load) * m.inhabitants / sum(inh) if all(inh) else np.nan
     for g, v in groups.items():
-        loads[g] = float(v) if v is not None else np.nan
+        loads[("group", g)] = float(v) if v is not None else np.nan
     known = [v for v in groups.values() if v is not None]
-    loads["Region"] = float(sum(known)) if len(known) == len(region.groups) else np.nan
+    loads[("region", "Region")] = float(sum(known)) if len(known) == len(region.groups) else np.nan
     return pd.Series(loads, dtype=float)
 
 
@@ -96,7 +102,7 @@ def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, shar
     table.insert(0, "level", ["municipality"] * len(munis) + ["group"] * len(groups) + ["region"])
     table.insert(1, "share_realised", share)
     loads = emission_loads(region, parcels[["ags", "municipality"]].drop_duplicates())
-    table["emission_load_t_co2e_a"] = loads.reindex(table.index).to_numpy()
+    table["emission_load_t_co2e_a"] = loads.reindex(list(zip(table["level"], table.index, strict=True))).to_numpy()
     for sfx in ("", "_low", "_high"):
         flow = table[f"avoided_t_co2e_a{sfx}"] + table[f"sequestered_t_co2e_a{sfx}"]
         table[f"coverage_share{sfx}"] = flow / table["emission_load_t_co2e_a"]
