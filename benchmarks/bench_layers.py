@@ -6,19 +6,16 @@ Target (issue #2): ≤ 60 s and ≤ 3 GB on 2 cores for the default region.
 
 from __future__ import annotations
 
-import argparse
-import resource
 import tempfile
 import time
+
+from common import arguments, peak_mb
 
 from landuse.layers import layer_store
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--region", default="leipzig-wurzen")
-    parser.add_argument("--data", default=None)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         layers, _ = layer_store(args.region, data=args.data, layers_dir=tmp, force=True)
@@ -26,10 +23,10 @@ def main() -> None:
         t0 = time.perf_counter()
         _, reused = layer_store(args.region, data=args.data, layers_dir=tmp)
         reuse = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     features = sum(len(g) for g in layers.layers.values())
     print(f"layer store {args.region}: build {build:.1f} s, reuse {reuse:.1f} s (reused={reused}), "
-          f"peak memory {peak_mb:.0f} MB, {features:,} features")
+          f"peak memory {peak:.0f} MB, {features:,} features")
 
 
 if __name__ == "__main__":

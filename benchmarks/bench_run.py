@@ -7,20 +7,17 @@ Target (issue #7): ≤ 3 minutes and ≤ 4 GB on 2 cores from an empty cache.
 
 from __future__ import annotations
 
-import argparse
-import resource
 import tempfile
 import time
 from pathlib import Path
+
+from common import arguments, peak_mb
 
 from landuse.pipeline import run_all
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--region", default="leipzig-wurzen")
-    parser.add_argument("--data", default=None)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         times = {}
@@ -38,10 +35,10 @@ def main() -> None:
         res = run_all(args.region, args.data, base / "layers", base / "outputs")
         warm = time.perf_counter() - t0
         size = (base / "outputs" / "map.html").stat().st_size / 1e6
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     reused = all(r.reused for r in res.values())
     print(f"landuse run {args.region}: empty cache {cold:.1f} s ({per_stage}); second run {warm:.1f} s "
-          f"(all stages reused: {reused}); peak memory {peak_mb:.0f} MB; map.html {size:.1f} MB")
+          f"(all stages reused: {reused}); peak memory {peak:.0f} MB; map.html {size:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ Target (issue #4): ≤ 60 s and ≤ 4 GB on 2 cores for all three, placement inc
 
 from __future__ import annotations
 
-import argparse
-import resource
 import time
+
+from common import arguments, peak_mb
 
 from landuse.config import load_region, resolve_data_dir
 from landuse.criteria import load_rule_sets
@@ -19,10 +19,7 @@ from landuse.suitability import score_technology
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--region", default="leipzig-wurzen")
-    parser.add_argument("--data", default=None)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     region = load_region(args.region)
     layers, _ = layer_store(region, data=args.data)
     parcels = build_parcels(layers, region.sources.get("parcels"), resolve_data_dir(region, args.data))
@@ -34,8 +31,8 @@ def main() -> None:
         total += dt
         extra = f", {len(res['turbines'])} turbines" if "turbines" in res else ""
         print(f"{tech:13} {dt:6.1f} s, eligible {res['table']['eligible_ha'].sum():9,.0f} ha{extra}")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"suitability {region.name}: all three {total:.1f} s, peak memory {peak_mb:.0f} MB, {len(parcels):,} parcels")
+    peak = peak_mb()
+    print(f"suitability {region.name}: all three {total:.1f} s, peak memory {peak:.0f} MB, {len(parcels):,} parcels")
 
 
 if __name__ == "__main__":
