@@ -63,6 +63,20 @@ out_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Rebuild even if inputs are unchanged.")
 
 
+def _options(*options):
+    """One decorator applying several click options in the order given."""
+    def apply(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return apply
+
+
+#: Where the data and the layer store are; and, for commands that write results, the output folder.
+store_options = _options(region_option, data_option, layers_dir_option)
+output_options = _options(region_option, data_option, layers_dir_option, out_option)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug); tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
@@ -81,9 +95,7 @@ def _out_dir(out: Path | None, region_name: str) -> Path:
 
 
 @main.command()
-@region_option
-@data_option
-@layers_dir_option
+@store_options
 @force_option
 @_user_errors
 def layers(region: str, data: Path | None, layers_dir: Path, force: bool) -> None:
@@ -102,10 +114,7 @@ def layers(region: str, data: Path | None, layers_dir: Path, force: bool) -> Non
 
 
 @main.command()
-@region_option
-@data_option
-@layers_dir_option
-@out_option
+@output_options
 @_user_errors
 def stats(region: str, data: Path | None, layers_dir: Path, out: Path | None) -> None:
     """Land statistics per municipality and group (ha) beside the 2016 baseline."""
@@ -121,10 +130,7 @@ def stats(region: str, data: Path | None, layers_dir: Path, out: Path | None) ->
 
 
 @main.command()
-@region_option
-@data_option
-@layers_dir_option
-@out_option
+@output_options
 @_user_errors
 def parcels(region: str, data: Path | None, layers_dir: Path, out: Path | None) -> None:
     """Build the parcel model: layer 'parcels' of outputs/<region>/landuse.gpkg."""
@@ -153,10 +159,7 @@ scenario_option = click.option(
 
 
 @main.command()
-@region_option
-@data_option
-@layers_dir_option
-@out_option
+@output_options
 @criteria_option
 @scenario_option
 @_user_errors
@@ -179,12 +182,8 @@ parameters_option = click.option(
 )
 
 
-def pipeline_options(func):
-    """The options of every command that runs the pipeline up to the balance."""
-    for option in reversed((region_option, data_option, layers_dir_option, out_option, criteria_option,
-                            scenario_option, parameters_option)):
-        func = option(func)
-    return func
+#: The options of every command that runs the pipeline up to the balance.
+pipeline_options = _options(output_options, criteria_option, scenario_option, parameters_option)
 
 
 @main.command()
@@ -238,10 +237,7 @@ def balance(region: str, data: Path | None, layers_dir: Path, out: Path | None, 
 
 
 @main.command()
-@region_option
-@data_option
-@layers_dir_option
-@out_option
+@output_options
 @parameters_option
 @click.option("--site", required=True, help="Heating network: municipality name, 'lon,lat' or 'x,y' (EPSG:25833).")
 @click.option("--demand", "demand_mwh", type=float, required=True, help="Heat demand of the network (MWh/a).")
