@@ -2,7 +2,7 @@
 
 Parcels scored for agroforestry / short-rotation coppice, open-space PV and wind, with the
 carbon balance held against the urban emission load. Everything the CLI does is importable
-from here, e.g. ``from landuse import load_region, run_all``.
+from here, e.g. ``from landuse import load_region, run``.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ _API = {
     "build_parcels": "parcels", "derive_parcels": "parcels", "parcel_attributes": "parcels",
     "load_rule_set": "criteria", "load_rule_sets": "criteria",
     "score_technology": "suitability", "score_all": "suitability", "municipality_summary": "suitability",
-    "place_turbines": "placement",
+    "technologies": "technologies", "register": "technologies", "Technology": "technologies",
     "parcel_potential": "potential",
-    "balance": "carbon", "woodchip_chain": "carbon", "save_snapshot": "carbon", "compare_snapshots": "carbon",
+    "balance": "carbon", "save_snapshot": "carbon", "compare_snapshots": "carbon",
+    "woodchip_chain": "woodchips", "heating_site": "woodchips",
     "build_map": "maps", "write_maps": "maps",
     "export_all": "export",
-    "run_all": "pipeline", "run_layers": "pipeline", "run_parcels": "pipeline", "run_suitability": "pipeline",
-    "run_balance": "pipeline", "run_outputs": "pipeline",
+    "run": "pipeline", "context": "pipeline", "run_layers": "pipeline", "run_parcels": "pipeline",
+    "run_suitability": "pipeline", "run_balance": "pipeline", "run_outputs": "pipeline",
 }
 
 __all__ = ["__version__", *_API]

@@ -72,8 +72,7 @@ def _options(*options):
     return apply
 
 
-#: Where the data and the layer store are; and, for commands that write results, the output folder.
-store_options = _options(region_option, data_option, layers_dir_option)
+#: Where the data, the layer store and the output folder (with the stage cache) are.
 output_options = _options(region_option, data_option, layers_dir_option, out_option)
 
 
@@ -90,100 +89,104 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     _setup_logging(verbosity)
 
 
-def _out_dir(out: Path | None, region_name: str) -> Path:
-    return out if out is not None else Path("outputs") / region_name
+def _run(ctx_options: dict, **kwargs):
+    """The pipeline (:func:`landuse.pipeline.run`) with a progress bar over its stages."""
+    from tqdm import tqdm
+
+    from landuse.pipeline import STAGES, run
+
+    until = kwargs.get("until", "outputs")
+    quiet = click.get_current_context().obj.get("verbosity", 0) < 0
+    with tqdm(total=STAGES.index(until) + 1, desc="landuse", unit="stage", disable=quiet or None) as bar:
+        def step(name):
+            bar.set_postfix_str(name)
+            if step.started:
+                bar.update(1)
+            step.started = True
+        step.started = False
+        res = run(**ctx_options, **kwargs, progress=step)
+        bar.update(1)
+    return res
 
 
-@main.command()
-@store_options
-@force_option
-@_user_errors
-def layers(region: str, data: Path | None, layers_dir: Path, force: bool) -> None:
-    """Build the canonical layer store layers/<region>.gpkg (reused while inputs are unchanged)."""
-    from landuse.layers import layer_store
-
-    t0 = time.perf_counter()
-    cfg = load_region(region)
-    layerset, reused = layer_store(cfg, data=data, layers_dir=layers_dir, force=force)
-    state = "reused (inputs unchanged)" if reused else "built"
-    click.echo(f"Layer store {layers_dir / (cfg.name + '.gpkg')} {state} in {time.perf_counter() - t0:.1f} s")
-    for name, gdf in layerset.layers.items():
-        click.echo(f"  {name:16} {len(gdf):>8,} features")
-    for key, path in layerset.rasters.items():
-        click.echo(f"  raster {key:9} {path}")
-
-
-@main.command()
-@output_options
-@_user_errors
-def stats(region: str, data: Path | None, layers_dir: Path, out: Path | None) -> None:
-    """Land statistics per municipality and group (ha) beside the 2016 baseline."""
-    from landuse.layers import layer_store
-    from landuse.stats import format_statistics, land_statistics, write_table
-
-    cfg = load_region(region)
-    layerset, _ = layer_store(cfg, data=data, layers_dir=layers_dir)
-    table = land_statistics(layerset, cfg)
-    path = write_table(table, _out_dir(out, cfg.name) / "land_stats.csv")
-    click.echo(format_statistics(table))
-    click.echo(f"Written: {path}")
-
-
-@main.command()
-@output_options
-@_user_errors
-def parcels(region: str, data: Path | None, layers_dir: Path, out: Path | None) -> None:
-    """Build the parcel model: layer 'parcels' of outputs/<region>/landuse.gpkg."""
-    from landuse.config import resolve_data_dir
-    from landuse.layers import layer_store
-    from landuse.parcels import build_parcels, parcel_summary, write_parcels
-
-    t0 = time.perf_counter()
-    cfg = load_region(region)
-    layerset, _ = layer_store(cfg, data=data, layers_dir=layers_dir)
-    model = build_parcels(layerset, cfg.sources.get("parcels"), resolve_data_dir(cfg, data))
-    path = write_parcels(model, _out_dir(out, cfg.name) / "landuse.gpkg")
-    click.echo(parcel_summary(model).to_string())
-    click.echo(f"{len(model):,} parcels ({int(model['candidate'].sum()):,} candidates, ha per class above) "
-               f"in {time.perf_counter() - t0:.1f} s → {path} (layer 'parcels')")
+def _stages_line(res) -> str:
+    return "Stages: " + ", ".join(f"{k} {'reused' if v.reused else 'built'}" for k, v in res.items())
 
 
 criteria_option = click.option(
     "--criteria", type=click.Path(path_type=Path), default=None,
-    help="Folder of rule files (wind.yaml, pv.yaml, agroforestry.yaml) or one rule file; default: Saxony's.",
+    help="Folder of rule files (<technology>.yaml; missing ones: the defaults) or one rule file.",
 )
 scenario_option = click.option(
     "--scenario", "-s", default="default", show_default=True,
     help="Named rule variant from scenarios.yaml (e.g. wind_750m, wind_no_forest).",
 )
-
-
-@main.command()
-@output_options
-@criteria_option
-@scenario_option
-@_user_errors
-def score(region: str, data: Path | None, layers_dir: Path, out: Path | None, criteria: Path | None,
-          scenario: str) -> None:
-    """Score parcels for wind, open-space PV and agroforestry; place turbines."""
-    from landuse.pipeline import run_score
-
-    t0 = time.perf_counter()
-    cfg = load_region(region)
-    result = run_score(cfg, data=data, layers_dir=layers_dir, out=_out_dir(out, cfg.name),
-                       criteria=criteria, scenario=scenario)
-    click.echo(result.summary.to_string())
-    click.echo(f"Scenario '{scenario}' scored in {time.perf_counter() - t0:.1f} s → {result.gpkg}")
-
-
 parameters_option = click.option(
     "--parameters", "-p", type=click.Path(path_type=Path), default=None,
     help="Parameter file (copy of landuse/parameters/potential.yaml) for potential and balance.",
 )
+embed_option = click.option("--embed/--no-embed", default=True, show_default=True,
+                            help="Embed the map's JS/CSS so it opens offline (tiles aside).")
 
-
-#: The options of every command that runs the pipeline up to the balance.
+#: The options of every command that runs the pipeline.
 pipeline_options = _options(output_options, criteria_option, scenario_option, parameters_option)
+
+
+def _pipeline_kwargs(region, data, layers_dir, out, criteria=None, scenario="default", parameters=None) -> dict:
+    return {"region": load_region(region), "data": data, "layers_dir": layers_dir, "out": out, "criteria": criteria,
+            "scenario": scenario, "parameters": parameters}
+
+
+@main.command()
+@pipeline_options
+@force_option
+@_user_errors
+def layers(force: bool, **options) -> None:
+    """Build the canonical layer store layers/<region>.gpkg (reused while inputs are unchanged)."""
+    t0 = time.perf_counter()
+    res = _run(_pipeline_kwargs(**options), until="layers", force=force)["layers"]
+    state = "reused (inputs unchanged)" if res.reused else "built"
+    click.echo(f"Layer store {res.files[0]} {state} in {time.perf_counter() - t0:.1f} s")
+    for name, gdf in res.data.layers.items():
+        click.echo(f"  {name:16} {len(gdf):>8,} features")
+    for key, path in res.data.rasters.items():
+        click.echo(f"  raster {key:9} {path}")
+
+
+@main.command()
+@pipeline_options
+@_user_errors
+def stats(**options) -> None:
+    """Land statistics per municipality and group (ha) beside the baseline (written by export as land_stats.csv)."""
+    from landuse.stats import format_statistics, land_statistics
+
+    kwargs = _pipeline_kwargs(**options)
+    res = _run(kwargs, until="layers")["layers"]
+    click.echo(format_statistics(land_statistics(res.data, kwargs["region"])))
+
+
+@main.command()
+@pipeline_options
+@_user_errors
+def parcels(**options) -> None:
+    """Build the parcel model (stage cache; `landuse export` writes it to landuse.gpkg)."""
+    t0 = time.perf_counter()
+    res = _run(_pipeline_kwargs(**options), until="parcels")["parcels"]
+    model = res.data
+    click.echo(res.summary.to_string())
+    click.echo(f"{len(model):,} parcels ({int(model['candidate'].sum()):,} candidates, ha per class above) "
+               f"{'reused' if res.reused else 'built'} in {time.perf_counter() - t0:.1f} s")
+
+
+@main.command()
+@pipeline_options
+@_user_errors
+def score(**options) -> None:
+    """Score parcels for every technology (exclusions, scores, eligible areas, turbines)."""
+    t0 = time.perf_counter()
+    res = _run(_pipeline_kwargs(**options), until="suitability")
+    click.echo(res["suitability"].summary.to_string())
+    click.echo(f"{_stages_line(res)} ({time.perf_counter() - t0:.1f} s); `landuse export` writes the layers.")
 
 
 @main.command()
@@ -194,46 +197,36 @@ pipeline_options = _options(output_options, criteria_option, scenario_option, pa
 @click.option("--compare", "compare_to", type=click.Path(exists=True, path_type=Path), default=None,
               help="An earlier snapshot CSV: print what changed (indicator table).")
 @_user_errors
-def balance(region: str, data: Path | None, layers_dir: Path, out: Path | None, criteria: Path | None,
-            scenario: str, parameters: Path | None, variants: str, snapshot: bool, compare_to: Path | None) -> None:
-    """Potential and carbon balance against the emission load (summary.csv)."""
+def balance(variants: str, snapshot: bool, compare_to: Path | None, **options) -> None:
+    """Potential and carbon balance against the emission load."""
     import pandas as pd
 
-    from landuse.carbon import compare_snapshots, format_balance, save_snapshot
-    from landuse.pipeline import run_balance, run_layers, run_parcels, run_suitability, scenario_dir
+    from landuse.carbon import compare_snapshots, format_balance, headline_columns, save_snapshot, side_by_side
+    from landuse.io import write_table
+    from landuse.pipeline import context
 
-    cfg = load_region(region)
-    out_dir = _out_dir(out, cfg.name)
-    layers_res = run_layers(cfg, data, layers_dir)
-    parcels_res = run_parcels(cfg, layers_res, out_dir, data)
-    suit = run_suitability(layers_res, parcels_res, out_dir, criteria, scenario)
-    res = run_balance(cfg, parcels_res, suit, out_dir, parameters, scenario)
-    summary = res.summary
+    kwargs = _pipeline_kwargs(**options)
+    summary = _run(kwargs, until="balance")["balance"].summary
+    target = context(**kwargs).target
     for share, block in summary.groupby("share_realised", sort=True):
         click.echo(f"-- {share:.0%} of the potential realised")
         click.echo(format_balance(block))
     full = summary[summary["share_realised"] == summary["share_realised"].max()]
     if variants:
-        from landuse.carbon import side_by_side
-        from landuse.stats import write_table
-
-        summaries = {scenario: summary}
+        summaries = {kwargs["scenario"]: summary}
         for name in [v.strip() for v in variants.split(",") if v.strip()]:
-            v_suit = run_suitability(layers_res, parcels_res, out_dir, criteria, name)
-            summaries[name] = run_balance(cfg, parcels_res, v_suit, out_dir, parameters, name).summary
+            summaries[name] = _run({**kwargs, "scenario": name}, until="balance")["balance"].summary
         table = side_by_side(summaries)
-        region_rows = table.xs("Region", level="area")
         click.echo("-- rule variants side by side (region)")
-        click.echo(region_rows[["pv_mwp", "wind_turbines", "avoided_t_co2e_a", "coverage_share"]].to_string())
-        click.echo(f"Written: {write_table(table, out_dir / 'scenarios.csv')}")
+        click.echo(table.xs("Region", level="area")[[*headline_columns(), "coverage_share"]].to_string())
+        click.echo(f"Written: {write_table(table, target / 'scenarios.csv')}")
     if snapshot:
-        click.echo(f"Snapshot: {save_snapshot(full, scenario_dir(out_dir, scenario) / 'monitoring')}")
+        click.echo(f"Snapshot: {save_snapshot(full, target / 'monitoring')}")
     if compare_to is not None:
-        old = pd.read_csv(compare_to, index_col=0)
-        table = compare_snapshots(old, full)
+        table = compare_snapshots(pd.read_csv(compare_to, index_col=0), full)
         changed = table[table["change"].abs() > 1e-9]
         click.echo(changed.to_string(index=False) if len(changed) else "No change against the snapshot.")
-    click.echo(f"Written: {scenario_dir(out_dir, scenario) / 'summary.csv'} (t CO2e/a; low/central/high)")
+    click.echo("Balance in t CO2e/a (low/central/high); `landuse export` writes summary.csv.")
 
 
 @main.command()
@@ -244,82 +237,51 @@ def balance(region: str, data: Path | None, layers_dir: Path, out: Path | None, 
 @click.option("--fuel", type=click.Choice(["heating_oil", "natural_gas"]), default=None,
               help="Fossil fuel replaced (default: the region's balance.replaced_fuel).")
 @_user_errors
-def woodchips(region: str, data: Path | None, layers_dir: Path, out: Path | None, parameters: Path | None,
-              site: str, demand_mwh: float, fuel: str | None) -> None:
+def woodchips(site: str, demand_mwh: float, fuel: str | None, **options) -> None:
     """Wood-chip value chain of a village heating network: area, transport, footprint by stage."""
-    from landuse.carbon import heating_site, woodchip_chain
-    from landuse.pipeline import run_balance, run_layers, run_parcels, run_suitability
     from landuse.potential import default_parameters
+    from landuse.woodchips import heating_site, woodchip_chain
 
-    cfg = load_region(region)
-    out_dir = _out_dir(out, cfg.name)
-    layers_res = run_layers(cfg, data, layers_dir)
-    parcels_res = run_parcels(cfg, layers_res, out_dir, data)
-    suit = run_suitability(layers_res, parcels_res, out_dir)
-    _, potential = run_balance(cfg, parcels_res, suit, out_dir, parameters).data
-    parcels_gdf = suit.data["parcels"].set_index("parcel_id")
-    point = heating_site(site, parcels_gdf, layers_res.data)
-    fuel = fuel or cfg.balance.get("replaced_fuel", "heating_oil")
-    res = woodchip_chain(parcels_gdf, potential.reindex(parcels_gdf.index).fillna(0), point, demand_mwh,
-                         default_parameters(parameters), fuel=fuel)
+    kwargs = _pipeline_kwargs(**options)
+    res = _run(kwargs, until="balance")
+    _, potential = res["balance"].data
+    parcels_gdf = res["suitability"].data["parcels"].set_index("parcel_id")
+    point = heating_site(site, parcels_gdf, res["layers"].data)
+    fuel = fuel or kwargs["region"].balance.get("replaced_fuel", "heating_oil")
+    chain = woodchip_chain(parcels_gdf, potential.reindex(parcels_gdf.index).fillna(0), point,
+                           heat_demand_mwh_a=demand_mwh, params=default_parameters(options["parameters"]), fuel=fuel)
     click.echo(f"Heating network at {site} ({point.x:.0f}, {point.y:.0f} EPSG:25833): {demand_mwh:,.0f} MWh heat/a")
-    click.echo(f"  fuel {res['fuel_mwh_a']:,.0f} MWh/a = {res['t_dm_a']:,.0f} t DM/a from "
-               f"{res['area_needed_ha']:,.1f} ha coppice; {len(res['supplying_parcels'])} nearest parcels "
-               f"supply {res['supplied_share']:.0%}, "
-               f"mean road distance {res['mean_transport_km']:.1f} km")
-    click.echo(res["footprint"].round(2).to_string())
-    click.echo(f"  replaces {fuel}: {res['fossil_g_per_kwh_heat']:.0f} g CO2e/kWh heat → saves "
-               f"{res['saving_t_co2e_a']:,.0f} t CO2e/a")
+    click.echo(f"  fuel {chain['fuel_mwh_a']:,.0f} MWh/a = {chain['t_dm_a']:,.0f} t DM/a from "
+               f"{chain['area_needed_ha']:,.1f} ha coppice; {len(chain['supplying_parcels'])} nearest parcels "
+               f"supply {chain['supplied_share']:.0%}, mean road distance {chain['mean_transport_km']:.1f} km")
+    click.echo(chain["footprint"].round(2).to_string())
+    click.echo(f"  replaces {fuel}: {chain['fossil_g_per_kwh_heat']:.0f} g CO2e/kWh heat → saves "
+               f"{chain['saving_t_co2e_a']:,.0f} t CO2e/a")
 
 
-def _stages_to_balance(cfg, data, layers_dir, out_dir, criteria, parameters, scenario):
-    from landuse.pipeline import run_balance, run_layers, run_parcels, run_suitability
-
-    layers_res = run_layers(cfg, data, layers_dir)
-    parcels_res = run_parcels(cfg, layers_res, out_dir, data)
-    suit = run_suitability(layers_res, parcels_res, out_dir, criteria, scenario)
-    return layers_res, suit, run_balance(cfg, parcels_res, suit, out_dir, parameters, scenario)
-
-
-embed_option = click.option("--embed/--no-embed", default=True, show_default=True,
-                            help="Embed the map's JS/CSS so it opens offline (tiles aside).")
+def _written(res) -> None:
+    for p in res["outputs"].files:
+        size = sum(f.stat().st_size for f in p.rglob("*")) if p.is_dir() else p.stat().st_size
+        click.echo(f"Written: {p} ({size / 1e6:.1f} MB)")
 
 
 @main.command(name="map")
 @pipeline_options
 @embed_option
+@force_option
 @_user_errors
-def map_(region, data, layers_dir, out, criteria, scenario, parameters, embed) -> None:
+def map_(embed: bool, force: bool, **options) -> None:
     """Interactive maps: map.html and map_<technology>.html."""
-    from landuse.maps import write_maps
-    from landuse.pipeline import scenario_dir
-
-    cfg = load_region(region)
-    out_dir = _out_dir(out, cfg.name)
-    layers_res, suit, bal = _stages_to_balance(cfg, data, layers_dir, out_dir, criteria, parameters, scenario)
-    summary, potential = bal.data
-    paths = write_maps(suit.data, layers_res.data["boundaries"], scenario_dir(out_dir, scenario), potential, summary,
-                       layers_res.data.attribution, embed, f"{cfg.title} — land-use potential")
-    for p in paths:
-        click.echo(f"Written: {p} ({p.stat().st_size / 1e6:.1f} MB)")
+    _written(_run(_pipeline_kwargs(**options), outputs=("maps",), embed=embed, force=force))
 
 
 @main.command()
 @pipeline_options
+@force_option
 @_user_errors
-def export(region, data, layers_dir, out, criteria, scenario, parameters) -> None:
-    """Exports for GIS: landuse.gpkg with QGIS styles, shapefiles/, summary.csv, landuse.xlsx."""
-    from landuse.export import export_all
-    from landuse.pipeline import scenario_dir
-
-    cfg = load_region(region)
-    out_dir = _out_dir(out, cfg.name)
-    layers_res, suit, bal = _stages_to_balance(cfg, data, layers_dir, out_dir, criteria, parameters, scenario)
-    metadata = {"region": cfg.name, "scenario": scenario, "attribution": "; ".join(layers_res.data.attribution)}
-    paths = export_all(suit.data, scenario_dir(out_dir, scenario), bal.data[0], {"suitability": suit.summary},
-                       metadata)
-    for p in paths.values():
-        click.echo(f"Written: {p}")
+def export(force: bool, **options) -> None:
+    """Exports for GIS: landuse.gpkg with QGIS styles, shapefiles/, summary.csv, land_stats.csv, landuse.xlsx."""
+    _written(_run(_pipeline_kwargs(**options), outputs=("exports",), force=force))
 
 
 @main.command()
@@ -327,35 +289,22 @@ def export(region, data, layers_dir, out, criteria, scenario, parameters) -> Non
 @embed_option
 @force_option
 @_user_errors
-def run(region, data, layers_dir, out, criteria, scenario, parameters, embed, force) -> None:
+def run(embed: bool, force: bool, **options) -> None:
     """The whole job: layers, parcels, scores, balance, maps and exports (finished stages are reused)."""
-    from tqdm import tqdm
-
-    from landuse.pipeline import run_all, scenario_dir
+    from landuse.pipeline import context
 
     t0 = time.perf_counter()
-    cfg = load_region(region)
-    out_dir = _out_dir(out, cfg.name)
-    quiet = click.get_current_context().obj.get("verbosity", 0) < 0
-    with tqdm(total=5, desc="landuse run", unit="stage", disable=quiet or None) as bar:
-        def step(name):
-            bar.set_postfix_str(name)
-            if step.started:
-                bar.update(1)
-            step.started = True
-        step.started = False
-        res = run_all(cfg, data, layers_dir, out_dir, criteria, parameters, scenario, force, embed, step)
-        bar.update(1)
-    target = scenario_dir(out_dir, scenario)
-    click.echo("Stages: " + ", ".join(f"{k} {'reused' if v.reused else 'built'}" for k, v in res.items()))
+    kwargs = _pipeline_kwargs(**options)
+    res = _run(kwargs, embed=embed, force=force)
+    click.echo(_stages_line(res))
     summary = res["balance"].summary
     full = summary[summary["share_realised"] == summary["share_realised"].max()]
     for name, row in full[full["level"] != "municipality"].iterrows():
         click.echo(f"  {name:14} load {row['emission_load_t_co2e_a']:>12,.0f} t CO2e/a · covered "
                    f"{row['coverage_share']:.0%} ({row['coverage_share_low']:.0%}–{row['coverage_share_high']:.0%}) "
                    f"at {row['share_realised']:.0%} of the potential")
-    click.echo(f"Outputs in {target}/: map.html, map_wind|pv|agroforestry.html, landuse.gpkg, shapefiles/, "
-               f"summary.csv, landuse.xlsx ({time.perf_counter() - t0:.1f} s)")
+    files = ", ".join(p.name + ("/" if p.is_dir() else "") for p in res["outputs"].files)
+    click.echo(f"Outputs in {context(**kwargs).target}/: {files} ({time.perf_counter() - t0:.1f} s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

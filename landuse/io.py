@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import shapely
 
-from landuse.config import WORKING_CRS
 from landuse.errors import DataError, LanduseError
 
 log = logging.getLogger(__name__)
@@ -120,13 +120,6 @@ def _keep_dimension(geoms, dims):
     return out
 
 
-def to_working_crs(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
-    """Reproject to EPSG:25833; a frame without CRS is an error naming the layer."""
-    if gdf.crs is None:
-        raise DataError(f"{name} has no CRS; set 'crs:' in its source config.")
-    return gdf.to_crs(WORKING_CRS)
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` when the block ends.
@@ -183,3 +176,16 @@ def write_json(data: Any, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return path
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a table as CSV (UTF-8) through a temporary file."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, encoding="utf-8")
+    return path
+
+
+def config_hash(*objs: Any) -> str:
+    """Short SHA-256 over JSON-serialisable objects (for stage cache keys)."""
+    return hashlib.sha256(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()[:16]

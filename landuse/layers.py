@@ -8,7 +8,6 @@ reuses the store while its inputs are unchanged; :func:`read_layers` reads them 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ from landuse.config import (
     resolve_data_dir,
 )
 from landuse.errors import DataError
-from landuse.io import read_vector, repair_geometries, sha256_file, write_json, write_layers
+from landuse.io import config_hash, read_vector, repair_geometries, sha256_file, write_json, write_layers
 from landuse.sources import omt, osm, osmfile
 from landuse.sources.boundaries import geocode_boundaries, read_boundaries
 from landuse.sources.files import read_file_source
@@ -126,17 +125,15 @@ def conform(gdf: gpd.GeoDataFrame, name: str, source: str = "") -> gpd.GeoDataFr
     return out
 
 
-def required_margin(region: Region) -> float:
-    """Margin (m) the layers keep around the region: the larger of the region's
-    ``margin_m`` and the widest buffer of any rule in the region's criteria."""
-    margin = region.margin_m
-    try:
-        from landuse.criteria import max_buffer_m
+def required_margin(region: Region, rules_margin_m: float | None = None) -> float:
+    """Margin (m) the layers keep around the region: the larger of the region's ``margin_m``
+    and the widest buffer of the rules in use (``rules_margin_m``; default: the default rules').
+    """
+    if rules_margin_m is None:
+        from landuse.criteria import load_rule_sets, max_buffer_m
 
-        margin = max(margin, max_buffer_m())
-    except ImportError:  # criteria not available: the region's margin stands
-        pass
-    return float(margin)
+        rules_margin_m = max_buffer_m(load_rule_sets())
+    return float(max(region.margin_m, rules_margin_m))
 
 
 def _bbox_in(crs, geom: shapely.Geometry) -> tuple[float, float, float, float]:
@@ -220,8 +217,11 @@ def _source_entry(key: str, spec: dict, path: Path | None) -> dict[str, Any]:
     return entry
 
 
-def input_fingerprint(region: Region, data_dir: Path | None) -> dict[str, Any]:
-    """Checksums of everything a layer store depends on: input files, config, margin, schema."""
+def input_fingerprint(region: Region, data_dir: Path | None, margin_m: float) -> dict[str, Any]:
+    """Checksums of everything a layer store depends on: input files, config, margin, schema
+    and the package code that builds it."""
+    from landuse.cache import code_key
+
     files = {}
     if data_dir is not None:
         for path in _input_paths(region, data_dir):
@@ -232,7 +232,8 @@ def input_fingerprint(region: Region, data_dir: Path | None) -> dict[str, Any]:
         # only what shapes the layers: editing balance settings must not rebuild the store
         "config_sha256": config_hash(region.name, [(m.name, m.ags, m.group) for m in region.municipalities],
                                      region.margin_m, region.sources),
-        "margin_m": required_margin(region),
+        "margin_m": margin_m,
+        "code": code_key("landuse.layers"),
         "inputs": files,
         "online": data_dir is None,
     }
@@ -257,7 +258,9 @@ def _input_paths(region: Region, data_dir: Path) -> list[Path]:
 def build_layers(
     region: Region | str = "leipzig-wurzen",
     data: str | os.PathLike | None = None,
+    *,
     raster_dir: str | os.PathLike | None = None,
+    rules_margin_m: float | None = None,
 ) -> LayerSet:
     """Build the canonical layers of a region from its sources.
 
@@ -269,6 +272,8 @@ def build_layers(
         Data directory (else ``$LANDUSE_DATA``, ``../shared/data/<region>``, online).
     raster_dir : path-like, optional
         Where reprojected rasters are written (default ``layers/<region>_rasters``).
+    rules_margin_m : float, optional
+        Widest buffer of the rules in use (default: the default rules').
 
     Returns
     -------
@@ -278,7 +283,7 @@ def build_layers(
     region = load_region(region) if not isinstance(region, Region) else region
     data_dir = resolve_data_dir(region, data)
     src = region.sources
-    margin = required_margin(region)
+    margin = required_margin(region, rules_margin_m)
     manifest_sources = []
 
     if data_dir is not None and "boundaries" in src:
@@ -366,7 +371,7 @@ def build_layers(
         "rasters": {k: {"path": str(p), **{kk: src["rasters"][k].get(kk) for kk in
                                           ("unit", "description", "attribution", "licence")}}
                     for k, p in rasters.items()},
-        "fingerprint": input_fingerprint(region, data_dir),
+        "fingerprint": input_fingerprint(region, data_dir, margin),
     }
     return LayerSet(layers=layers, rasters=rasters, manifest=manifest)
 
@@ -393,10 +398,24 @@ def store_paths(region_name: str, layers_dir: str | os.PathLike | None = None) -
 def layer_store(
     region: Region | str = "leipzig-wurzen",
     data: str | os.PathLike | None = None,
+    *,
     layers_dir: str | os.PathLike | None = None,
+    rules_margin_m: float | None = None,
     force: bool = False,
 ) -> tuple[LayerSet, bool]:
     """Build (or reuse) the layer store ``layers/<region>.gpkg`` with its manifest.
+
+    Parameters
+    ----------
+    region : Region or str
+    data : path-like, optional
+        Data directory (see :func:`build_layers`).
+    layers_dir : path-like, optional
+        Folder of the store (default ``layers/``).
+    rules_margin_m : float, optional
+        Widest buffer of the rules in use: the store keeps at least this margin.
+    force : bool
+        Rebuild even when the inputs are unchanged.
 
     Returns
     -------
@@ -406,13 +425,14 @@ def layer_store(
     region = load_region(region) if not isinstance(region, Region) else region
     gpkg, manifest_path, raster_dir = store_paths(region.name, layers_dir)
     data_dir = resolve_data_dir(region, data)
+    margin = required_margin(region, rules_margin_m)
     if not force and gpkg.exists() and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("fingerprint") == json.loads(json.dumps(input_fingerprint(region, data_dir))):
+        if manifest.get("fingerprint") == json.loads(json.dumps(input_fingerprint(region, data_dir, margin))):
             log.info("Layer store %s is up to date: reusing it.", gpkg)
             return read_layers(gpkg, manifest_path), True
         log.info("Inputs of %s changed: rebuilding.", gpkg)
-    layerset = build_layers(region, data_dir, raster_dir=raster_dir)
+    layerset = build_layers(region, data_dir, raster_dir=raster_dir, rules_margin_m=margin)
     for entry in layerset.manifest["rasters"].values():  # relative to the store: it may be moved
         entry["path"] = os.path.relpath(entry["path"], gpkg.parent)
     write_layers(layerset.layers, gpkg)
@@ -433,8 +453,3 @@ def read_layers(gpkg: str | os.PathLike, manifest_path: str | os.PathLike | None
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         rasters = {k: (manifest_path.parent / v["path"]).resolve() for k, v in manifest.get("rasters", {}).items()}
     return LayerSet(layers=layers, rasters=rasters, manifest=manifest)
-
-
-def config_hash(*objs: Any) -> str:
-    """Short SHA-256 over JSON-serialisable objects (for stage cache keys)."""
-    return hashlib.sha256(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -24,15 +24,14 @@ import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
+from landuse import technologies as registry
 from landuse.config import WEB_CRS
 from landuse.io import atomic_path
+from landuse.technologies import ResultLayer, Technology
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-TECHNOLOGIES = ("wind", "pv", "agroforestry")
-TECH_TITLE = {"wind": "Wind", "pv": "Open-space PV", "agroforestry": "Agroforestry / coppice"}
-TECH_COLOR = {"wind": "#2166ac", "pv": "#e08214", "agroforestry": "#1b7837"}
 SCORE_COLORS = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
 #: Local copies of the CDN assets folium references (file name → local file); others are dropped
 #: when embedding (jQuery, Bootstrap, Font Awesome: not used by these maps).
@@ -41,18 +40,6 @@ ASSETS = {
     "Control.FullScreen.min.js": "Control.FullScreen.js", "Control.FullScreen.css": "Control.FullScreen.css",
     "leaflet-measure.min.js": "leaflet-measure.js", "leaflet-measure.min.css": "leaflet-measure.css",
 }
-#: Estimates shown in popups: column → (label with unit, decimals).
-ESTIMATES = {
-    "pv": {"pv_mwp": ("PV capacity (MWp)", 2), "pv_mwh_a": ("PV energy (MWh/a)", 0),
-           "pv_avoided_t_co2e_a": ("PV avoided (t CO2e/a)", 0)},
-    "wind": {"wind_turbines": ("Turbines", 0), "wind_mw": ("Wind capacity (MW)", 2),
-             "wind_mwh_a": ("Wind energy (MWh/a)", 0), "wind_avoided_t_co2e_a": ("Wind avoided (t CO2e/a)", 0)},
-    "agroforestry": {"src_planted_ha": ("Trees planted (ha)", 2), "src_t_dm_a": ("Wood (t DM/a)", 1),
-                     "heat_mwh_a": ("Heat (MWh/a)", 0), "src_avoided_t_co2e_a": ("Heat substitution (t CO2e/a)", 0),
-                     "soil_sequestered_t_co2e_a": ("Soil carbon (t CO2e/a)", 1)},
-}
-
-
 class MetricScale(MacroElement):
     """A scale bar in metres and kilometres only."""
 
@@ -81,23 +68,29 @@ def _round(df: pd.DataFrame, columns: dict[str, int]) -> pd.DataFrame:
     return df
 
 
-def _score_layer(parcels: gpd.GeoDataFrame, tech: str, score_cmap: cm.LinearColormap, show: bool,
-                 technologies: tuple[str, ...]) -> folium.GeoJson:
-    score_col = f"{tech}_score"
-    sub_cols = [c for c in parcels.columns if c.startswith(f"{tech}_sub_")]
-    est = {c: v for c, v in ESTIMATES[tech].items() if c in parcels.columns}
-    others = [t for t in technologies if t != tech and f"{t}_score" in parcels.columns]
-    fields = ["parcel_id", "municipality", "class", "area_ha", f"{tech}_eligible_ha", score_col, *sub_cols,
-              f"{tech}_reason", *est, *[f"{t}_score" for t in others], *[f"{t}_reason" for t in others]]
+def _estimates(tech: Technology, columns) -> dict[str, tuple[str, int]]:
+    """Potential columns shown in a technology's popups: column → (label with unit, decimals)."""
+    return {o.column: (f"{o.label} ({o.unit})", o.decimals) for o in tech.outputs if o.column in columns}
+
+
+def _score_layer(parcels: gpd.GeoDataFrame, tech: Technology, score_cmap: cm.LinearColormap, show: bool,
+                 techs: list[Technology]) -> folium.GeoJson:
+    score_col = f"{tech.name}_score"
+    sub_cols = [c for c in parcels.columns if c.startswith(f"{tech.name}_sub_")]
+    est = _estimates(tech, parcels.columns)
+    others = [t for t in techs if t.name != tech.name and f"{t.name}_score" in parcels.columns]
+    fields = ["parcel_id", "municipality", "class", "area_ha", f"{tech.name}_eligible_ha", score_col, *sub_cols,
+              f"{tech.name}_reason", *est, *[f"{t.name}_score" for t in others],
+              *[f"{t.name}_reason" for t in others]]
     aliases = ["Parcel", "Municipality", "Land cover", "Area (ha)", "Eligible (ha)", "Score (0-100)",
-               *[f"· {c.removeprefix(f'{tech}_sub_').replace('_', ' ')} (0-100)" for c in sub_cols],
+               *[f"· {c.removeprefix(f'{tech.name}_sub_').replace('_', ' ')} (0-100)" for c in sub_cols],
                "Excluded (in part) by", *[v[0] for v in est.values()],
-               *[f"{TECH_TITLE[t]} score (0-100)" for t in others],
-               *[f"{TECH_TITLE[t]} excluded by" for t in others]]
+               *[f"{t.title} score (0-100)" for t in others],
+               *[f"{t.title} excluded by" for t in others]]
     data = parcels[fields + ["geometry"]]
     return folium.GeoJson(
         data.to_json(na="null", drop_id=True),
-        name=f"{TECH_TITLE[tech]}: score",
+        name=f"{tech.title}: score",
         style_function=lambda f, c=score_col: {
             "fillColor": score_cmap(f["properties"][c]) if f["properties"][c] is not None else "#999999",
             "color": "#444444", "weight": 0.5, "fillOpacity": 0.7},
@@ -108,23 +101,18 @@ def _score_layer(parcels: gpd.GeoDataFrame, tech: str, score_cmap: cm.LinearColo
     )
 
 
-def _panel(summary: pd.DataFrame | None, technologies: tuple[str, ...], attribution: list[str]) -> str:
+def _panel(summary: pd.DataFrame | None, techs: list[Technology], attribution: list[str]) -> str:
     """HTML of the balance panel (region and groups at the largest realised share)."""
     rows = []
     if summary is not None and len(summary):
         full = summary[summary["share_realised"] == summary["share_realised"].max()]
         share = full["share_realised"].iloc[0]
-        measures = []
-        if "pv" in technologies:
-            measures.append(("PV", "pv_avoided_t_co2e_a"))
-        if "wind" in technologies:
-            measures.append(("Wind", "wind_avoided_t_co2e_a"))
-        if "agroforestry" in technologies:
-            measures += [("Wood-chip heat", "src_avoided_t_co2e_a"), ("Soil carbon", "soil_sequestered_t_co2e_a")]
+        measures = [(o.label, o.column) for t in techs for o in t.outputs
+                    if o.kind in ("avoided", "sequestered") and o.in_total and o.column in full.columns]
         for name, row in full[full["level"] != "municipality"].iterrows():
             load = row["emission_load_t_co2e_a"]
             cells = "".join(
-                f"<tr><td>{label}</td><td style='text-align:right'>{row[col]:,.0f}</td>"
+                f"<tr><td>{html.escape(label)}</td><td style='text-align:right'>{row[col]:,.0f}</td>"
                 f"<td style='text-align:right'>{row[col] / load:.1%}</td></tr>" for label, col in measures)
             total = sum(row[col] for _, col in measures)
             low = sum(row[f"{col}_low"] for _, col in measures)
@@ -146,23 +134,26 @@ def _panel(summary: pd.DataFrame | None, technologies: tuple[str, ...], attribut
         f"<div style='font-size:10px;color:#555;margin-top:4px'>Data: {sources}</div></div>")
 
 
-def _legend(technologies: tuple[str, ...]) -> str:
+def _symbol(layer: ResultLayer) -> str:
+    """Legend symbol of a result layer (HTML)."""
+    if layer.geometry == "point":
+        return (f"<span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
+                f"background:{layer.color};border:1px solid white'></span>")
+    if layer.style == "outline":
+        return f"<span style='display:inline-block;width:12px;height:12px;border:2px dashed {layer.color}'></span>"
+    return f"<span style='display:inline-block;width:12px;height:12px;background:{layer.color}'></span>"
+
+
+def _legend(techs: list[Technology]) -> str:
     """HTML of the legend: score colours and one symbol per layer, with units."""
     grad = ", ".join(SCORE_COLORS)
     items = [f"<div><span style='display:inline-block;width:120px;height:10px;background:linear-gradient(to right,"
              f"{grad})'></span><br><span style='font-size:10px'>0 (poor) … 100 (good): score of a parcel</span></div>"]
-    for tech in technologies:
-        items.append(f"<div><span style='display:inline-block;width:12px;height:12px;background:{TECH_COLOR[tech]};"
-                     f"opacity:.6'></span> {TECH_TITLE[tech]}: eligible area (ha)</div>")
-    if "wind" in technologies:
-        items.append("<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
-                     "background:#2166ac;border:1px solid white'></span> Wind turbine (MW, placed)</div>")
-    if "agroforestry" in technologies:
-        items.append("<div><span style='display:inline-block;width:12px;height:4px;background:#00441b'></span> "
-                     "Riparian tree strip, 10 m (ha)</div>")
-    if "pv" in technologies:
-        items.append("<div><span style='display:inline-block;width:12px;height:12px;border:2px dashed #e08214'>"
-                     "</span> Agri-PV only (good farmland, ha)</div>")
+    for tech in techs:
+        items.append(f"<div><span style='display:inline-block;width:12px;height:12px;background:{tech.color};"
+                     f"opacity:.6'></span> {html.escape(tech.title)}: eligible area (ha)</div>")
+    for tech in techs:
+        items += [f"<div>{_symbol(layer)} {html.escape(layer.title)}</div>" for layer in tech.layers]
     items.append("<div><span style='display:inline-block;width:12px;height:12px;background:#bbbbbb'></span> "
                  "Excluded parcel (reason in popup)</div>")
     items.append("<div><span style='display:inline-block;width:12px;height:2px;background:#333'></span> "
@@ -172,13 +163,35 @@ def _legend(technologies: tuple[str, ...]) -> str:
             f"<div style='font-weight:bold'>Legend</div>{''.join(items)}</div>")
 
 
+def _result_layer(gdf: gpd.GeoDataFrame, layer: ResultLayer, simplify_m: float) -> folium.GeoJson:
+    """A technology's own result layer (points as circle markers, polygons filled or outlined)."""
+    fields = [c for c in layer.fields if c in gdf.columns]
+    if layer.geometry == "point":
+        data = gdf.to_crs(WEB_CRS)
+        style = {"marker": folium.CircleMarker(radius=5, fill=True, fill_opacity=1, color="white", weight=1,
+                                               fill_color=layer.color)}
+    else:
+        data = _web(gdf, layer.simplify_m if layer.simplify_m is not None else simplify_m)
+        look = ({"fillOpacity": 0, "color": layer.color, "weight": 1.5, "dashArray": "4 4"}
+                if layer.style == "outline" else
+                {"fillColor": layer.color, "color": layer.color, "weight": 1, "fillOpacity": 0.8})
+        style = {"style_function": lambda f, s=look: s}
+    data = _round(data[[*fields, "geometry"]], {c: 3 for c in fields if c.endswith(("_ha", "_mw"))})
+    labels = [layer.fields[c] for c in fields]
+    return folium.GeoJson(data.to_json(na="null", drop_id=True), name=layer.title,
+                          tooltip=folium.GeoJsonTooltip(fields[-2:] if len(fields) > 1 else fields,
+                                                        labels[-2:] if len(fields) > 1 else labels),
+                          popup=folium.GeoJsonPopup(fields, labels), show=layer.show, **style)
+
+
 def build_map(
     results: dict[str, gpd.GeoDataFrame],
     boundaries: gpd.GeoDataFrame,
+    *,
     potential: pd.DataFrame | None = None,
     summary: pd.DataFrame | None = None,
     attribution: list[str] | None = None,
-    technologies: tuple[str, ...] = TECHNOLOGIES,
+    technologies: list[str] | None = None,
     simplify_m: float = 5.0,
     title: str = "landuse",
 ) -> folium.Map:
@@ -188,8 +201,8 @@ def build_map(
     ----------
     results : dict of str to GeoDataFrame
         Result layers (:func:`landuse.suitability.result_layers`): ``parcels`` with
-        ``<tech>_score`` etc., ``<tech>_eligible``, ``wind_turbines``, ``pv_agri_pv``,
-        ``agroforestry_riparian`` (EPSG:25833).
+        ``<technology>_score`` etc., ``<technology>_eligible`` and each technology's own layers
+        (EPSG:25833).
     boundaries : GeoDataFrame
         Municipal borders.
     potential : DataFrame, optional
@@ -198,11 +211,20 @@ def build_map(
         The balance (:func:`landuse.carbon.balance` blocks) for the panel.
     attribution : list of str
         Data sources, shown in the panel and the map's attribution.
-    technologies : tuple
-        Technologies to show (one map per technology for handing out).
+    technologies : list of str, optional
+        Technologies to show (default: every registered one with results; one map per
+        technology for handing out).
     simplify_m : float
         Display simplification tolerance (m); the analysis data keep full precision.
+    title : str
+        Page title.
+
+    Returns
+    -------
+    folium.Map
     """
+    techs = [registry.get(t) for t in technologies] if technologies else \
+        [t for t in registry.technologies() if f"{t.name}_eligible_ha" in results["parcels"].columns]
     attribution = attribution or ["© OpenStreetMap contributors"]
     b4326 = boundaries.to_crs(WEB_CRS)
     minx, miny, maxx, maxy = b4326.total_bounds
@@ -214,79 +236,57 @@ def build_map(
     score_cmap = cm.LinearColormap(SCORE_COLORS, vmin=0, vmax=100)
 
     parcels = results["parcels"]
+    estimates = {c: v for t in techs for c, v in _estimates(t, potential.columns if potential is not None else
+                                                            parcels.columns).items()}
     if potential is not None:
-        est_cols = [c for t in technologies for c in ESTIMATES[t] if c in potential.columns and c not in parcels]
-        parcels = parcels.join(potential[est_cols], on="parcel_id")
+        parcels = parcels.join(potential[[c for c in estimates if c not in parcels]], on="parcel_id")
     parcels = parcels[parcels["candidate"].astype(bool)]
     web = _web(parcels, simplify_m)
     round_cols = {"area_ha": 2, **{c: 1 for c in web.columns if "_score" in c or "_sub_" in c},
-                  **{f"{t}_eligible_ha": 2 for t in technologies},
-                  **{c: v[1] for t in technologies for c, v in ESTIMATES[t].items()}}
+                  **{f"{t.name}_eligible_ha": 2 for t in techs}, **{c: v[1] for c, v in estimates.items()}}
     web = _round(web, round_cols)
 
-    for tech in technologies:
-        eligible_parcels = web[web[f"{tech}_eligible_ha"] > 0]
+    for tech in techs:
+        eligible_parcels = web[web[f"{tech.name}_eligible_ha"] > 0]
         # one score layer visible at a time: they cover the same parcels
-        show_score = len(technologies) == 1 or tech == "agroforestry"
-        _score_layer(eligible_parcels, tech, score_cmap, show_score, technologies).add_to(m)
-        elig = results.get(f"{tech}_eligible")
+        _score_layer(eligible_parcels, tech, score_cmap, tech is techs[-1], techs).add_to(m)
+        elig = results.get(f"{tech.name}_eligible")
         if elig is not None and len(elig):
             e = _round(_web(elig, simplify_m), {"eligible_ha": 2, "score": 1})
             folium.GeoJson(
                 e[["parcel_id", "municipality", "eligible_ha", "score", "geometry"]].to_json(na="null", drop_id=True),
-                name=f"{TECH_TITLE[tech]}: eligible area",
-                style_function=lambda f, c=TECH_COLOR[tech]: {"fillColor": c, "color": c, "weight": 1,
-                                                              "fillOpacity": 0.45},
+                name=f"{tech.title}: eligible area",
+                style_function=lambda f, c=tech.color: {"fillColor": c, "color": c, "weight": 1, "fillOpacity": 0.45},
                 tooltip=folium.GeoJsonTooltip(["parcel_id", "eligible_ha"], ["Parcel", "Eligible (ha)"]),
-                show=tech == "pv" and len(technologies) > 1,
+                show=tech.show_eligible and len(techs) > 1,
             ).add_to(m)
-        excluded = web[(web[f"{tech}_eligible_ha"] <= 0)]
+        excluded = web[(web[f"{tech.name}_eligible_ha"] <= 0)]
         if len(excluded):
+            reason = f"{tech.name}_reason"
             folium.GeoJson(
-                excluded[["parcel_id", "municipality", "class", "area_ha", f"{tech}_reason", "geometry"]].to_json(
+                excluded[["parcel_id", "municipality", "class", "area_ha", reason, "geometry"]].to_json(
                     na="null", drop_id=True),
-                name=f"{TECH_TITLE[tech]}: excluded parcels",
+                name=f"{tech.title}: excluded parcels",
                 style_function=lambda f: {"fillColor": "#bbbbbb", "color": "#888888", "weight": 0.5,
                                           "fillOpacity": 0.5},
-                tooltip=folium.GeoJsonTooltip([f"{tech}_reason"], ["Excluded by"]),
-                popup=folium.GeoJsonPopup(["parcel_id", "municipality", "class", "area_ha", f"{tech}_reason"],
+                tooltip=folium.GeoJsonTooltip([reason], ["Excluded by"]),
+                popup=folium.GeoJsonPopup(["parcel_id", "municipality", "class", "area_ha", reason],
                                           ["Parcel", "Municipality", "Land cover", "Area (ha)", "Excluded by"]),
                 show=False,
             ).add_to(m)
-    if "wind" in technologies and len(results.get("wind_turbines", [])):
-        t = results["wind_turbines"].to_crs(WEB_CRS)
-        folium.GeoJson(
-            _round(t[["turbine_id", "parcel_id", "rated_power_mw", "geometry"]], {"rated_power_mw": 2}).to_json(
-                drop_id=True),
-            name="Wind: turbines",
-            marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=1, color="white", weight=1,
-                                       fill_color=TECH_COLOR["wind"]),
-            tooltip=folium.GeoJsonTooltip(["turbine_id", "rated_power_mw"], ["Turbine", "Rated power (MW)"]),
-            popup=folium.GeoJsonPopup(["turbine_id", "parcel_id", "rated_power_mw"],
-                                      ["Turbine", "Parcel", "Rated power (MW)"]),
-        ).add_to(m)
-    if "agroforestry" in technologies and len(results.get("agroforestry_riparian", [])):
-        r = _round(_web(results["agroforestry_riparian"], 1.0), {"eligible_ha": 3})
-        folium.GeoJson(r[["parcel_id", "eligible_ha", "geometry"]].to_json(drop_id=True),
-                       name="Agroforestry: riparian tree strips (10 m)",
-                       style_function=lambda f: {"fillColor": "#00441b", "color": "#00441b", "weight": 1,
-                                                 "fillOpacity": 0.8},
-                       tooltip=folium.GeoJsonTooltip(["eligible_ha"], ["Strip (ha)"])).add_to(m)
-    if "pv" in technologies and len(results.get("pv_agri_pv", [])):
-        a = _round(_web(results["pv_agri_pv"], simplify_m), {"eligible_ha": 2})
-        folium.GeoJson(a[["parcel_id", "eligible_ha", "geometry"]].to_json(drop_id=True),
-                       name="PV: Agri-PV only (good farmland)",
-                       style_function=lambda f: {"fillOpacity": 0, "color": TECH_COLOR["pv"], "weight": 1.5,
-                                                 "dashArray": "4 4"},
-                       tooltip=folium.GeoJsonTooltip(["eligible_ha"], ["Agri-PV (ha)"]), show=False).add_to(m)
+    for tech in techs:
+        for layer in tech.layers:
+            gdf = results.get(f"{tech.name}_{layer.key}")
+            if gdf is not None and len(gdf):
+                _result_layer(gdf, layer, simplify_m).add_to(m)
     folium.GeoJson(b4326[["name", "ags", "geometry"]].to_json(drop_id=True), name="Municipal borders",
                    style_function=lambda f: {"fillOpacity": 0, "color": "#333333", "weight": 2},
                    tooltip=folium.GeoJsonTooltip(["name", "ags"], ["Municipality", "AGS"])).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     folium.plugins.Fullscreen().add_to(m)
     folium.plugins.MeasureControl(primary_length_unit="meters", primary_area_unit="hectares").add_to(m)
-    m.get_root().html.add_child(folium.Element(_panel(summary, technologies, attribution)))
-    m.get_root().html.add_child(folium.Element(_legend(technologies)))
+    m.get_root().html.add_child(folium.Element(_panel(summary, techs, attribution)))
+    m.get_root().html.add_child(folium.Element(_legend(techs)))
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m
 
@@ -321,11 +321,16 @@ def embed_assets(page: str) -> str:
     return page
 
 
-def save_map(m: folium.Map, path: str | os.PathLike, embed: bool = True) -> Path:
-    """Write a map to HTML through a temporary file; ``embed`` inlines the JS/CSS assets."""
+def save_map(m: folium.Map, path: str | os.PathLike, *, embed: bool = True) -> Path:
+    """Write a map to HTML through a temporary file; ``embed`` inlines the JS/CSS assets.
+
+    Folium gives every element a random id; they are renumbered in order of appearance, so
+    the same map gives the same bytes.
+    """
     page = m.get_root().render()
     if embed:
         page = embed_assets(page)
+    page = _stable_ids(page)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
@@ -333,18 +338,42 @@ def save_map(m: folium.Map, path: str | os.PathLike, embed: bool = True) -> Path
     return path
 
 
-def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFrame, out: str | os.PathLike,
+def _stable_ids(page: str) -> str:
+    ids: dict[str, str] = {}
+
+    def number(match: re.Match) -> str:
+        return ids.setdefault(match.group(0), f"{len(ids):032x}")
+
+    return re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", number, page)
+
+
+def map_files(technologies: list[str]) -> list[str]:
+    """File names :func:`write_maps` writes: ``map.html`` and ``map_<technology>.html`` each."""
+    return ["map.html", *[f"map_{t}.html" for t in technologies]]
+
+
+def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFrame, out: str | os.PathLike, *,
                potential: pd.DataFrame | None = None, summary: pd.DataFrame | None = None,
-               attribution: list[str] | None = None, embed: bool = True, title: str = "landuse") -> list[Path]:
-    """``map.html`` with every technology and ``map_<technology>.html`` for each one."""
+               attribution: list[str] | None = None, technologies: list[str] | None = None, embed: bool = True,
+               title: str = "landuse") -> list[Path]:
+    """``map.html`` with every technology and ``map_<technology>.html`` for each one.
+
+    Returns
+    -------
+    list of Path
+        The files written (see :func:`map_files`).
+    """
     out = Path(out)
-    paths = [save_map(build_map(results, boundaries, potential, summary, attribution, TECHNOLOGIES, title=title),
-                      out / "map.html", embed)]
-    for tech in TECHNOLOGIES:
-        m = build_map(results, boundaries, potential, summary, attribution, (tech,),
-                      title=f"{title}: {TECH_TITLE[tech]}")
-        paths.append(save_map(m, out / f"map_{tech}.html", embed))
+    names = technologies or [t.name for t in registry.technologies()
+                             if f"{t.name}_eligible_ha" in results["parcels"].columns]
+    common = {"potential": potential, "summary": summary, "attribution": attribution}
+    paths = [save_map(build_map(results, boundaries, technologies=names, title=title, **common),
+                      out / "map.html", embed=embed)]
+    for name in names:
+        m = build_map(results, boundaries, technologies=[name], title=f"{title}: {registry.get(name).title}",
+                      **common)
+        paths.append(save_map(m, out / f"map_{name}.html", embed=embed))
     return paths
 
 
-__all__ = ["build_map", "save_map", "write_maps", "embed_assets"]
+__all__ = ["build_map", "save_map", "write_maps", "embed_assets", "map_files"]

@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import connected_components
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
+from landuse.geometry import subtract_union
 from landuse.io import read_vector, repair_geometries
 from landuse.layers import LayerSet
 from landuse.parameters import PARAMETER_DIR, load_values
@@ -78,24 +79,6 @@ def _split_lines(layers: LayerSet) -> np.ndarray:
     geoms = np.concatenate([roads.geometry.values, rail.geometry.values, ww.geometry.values])
     w = np.concatenate([road_w.to_numpy(float), rail_w.to_numpy(float), ww_w.to_numpy(float)])
     return shapely.buffer(geoms, np.maximum(w, 1.0) / 2, cap_style="flat", quad_segs=2)
-
-
-def subtract_union(targets: np.ndarray, cutters: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """``targets[i]`` minus the union of ``cutters[j]`` for each pair (i, j), vectorised.
-
-    Cutters are gathered per target into one GeometryCollection (built in one call), which
-    ``buffer(0)`` dissolves; one vectorised difference follows.
-    """
-    out = targets.copy()
-    if pairs.shape[1] == 0:
-        return out
-    order = np.argsort(pairs[0], kind="stable")
-    ti, cj = pairs[0][order], pairs[1][order]
-    hit = np.unique(ti)
-    collections = shapely.geometrycollections(cutters[cj], indices=np.searchsorted(hit, ti))
-    cut = shapely.buffer(collections, 0)
-    out[hit] = shapely.difference(targets[hit], cut)
-    return out
 
 
 def _stable_ids(ags: np.ndarray, geoms: np.ndarray) -> np.ndarray:

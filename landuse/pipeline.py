@@ -1,268 +1,352 @@
-"""The whole job, stage by stage, each stage reusing its previous result while its inputs
-are unchanged: layers → parcels → suitability → potential and balance → maps and exports.
+"""The whole job, one path for every command: layers → parcels → suitability → balance →
+outputs (maps and exports).
 
-Each stage records a key (checksums of its inputs and settings) in ``stages.json`` of the
-output folder; a stage whose key matches and whose outputs exist is skipped.
+Every CLI command calls :func:`run` and stops where it needs to (``until``) or writes only some
+outputs (``outputs``), so the same inputs give the same files whichever command wrote them.
+Stage results live in the stage cache ``<out>/.landuse-cache/`` (:mod:`landuse.cache`) and are
+reused while their key is unchanged; the deliverables (``landuse.gpkg``, ``shapefiles/``,
+tables, maps) are written only by the output stage.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
 import os
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import geopandas as gpd
 import pandas as pd
 
 from landuse import __version__
-from landuse.config import Region, load_region, resolve_data_dir
-from landuse.io import sha256_file, update_layers, write_json
-from landuse.layers import LayerSet, config_hash, layer_store, store_paths
+from landuse import technologies as registry
+from landuse.cache import Cache, code_key, files_key
+from landuse.config import WORKING_CRS, Region, load_region, resolve_data_dir
+from landuse.criteria import RuleSet, load_rule_sets, max_buffer_m
+from landuse.io import config_hash, sha256_file
+from landuse.layers import LayerSet, layer_store, store_paths
 
 log = logging.getLogger(__name__)
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-#: Column prefixes of scoring results on the parcels layer.
-RESULT_PREFIXES = ("wind_", "pv_", "agroforestry_")
-
-
-def _files_hash(*paths: Path) -> str:
-    return config_hash(*[sha256_file(p) if p and Path(p).is_file() else str(p) for p in paths])
-
-
-def _code(*modules: str) -> str:
-    """Checksum of the package modules a stage runs: changed code reruns the stage."""
-    return _files_hash(*[PACKAGE_DIR / m for m in modules])
-
-
-def _criteria_files(criteria: str | os.PathLike | None) -> list[Path]:
-    from landuse.criteria import CRITERIA_DIR, TECHNOLOGIES
-
-    files = [CRITERIA_DIR / f"{t}.yaml" for t in TECHNOLOGIES] + [CRITERIA_DIR / "scenarios.yaml"]
-    if criteria:
-        c = Path(criteria)
-        files += sorted(c.glob("*.yaml")) if c.is_dir() else [c]
-    return files
-
-
-@dataclass
-class Stages:
-    """The stage keys of an output folder (``stages.json``)."""
-
-    path: Path
-    keys: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def open(cls, out: Path) -> Stages:
-        path = out / "stages.json"
-        keys = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        return cls(path, keys)
-
-    def fresh(self, stage: str, key: str, *outputs: Path) -> bool:
-        return self.keys.get(stage, {}).get("key") == key and all(Path(p).exists() for p in outputs)
-
-    def done(self, stage: str, key: str, seconds: float) -> None:
-        self.keys[stage] = {"key": key, "seconds": round(seconds, 1), "landuse_version": __version__}
-        write_json(self.keys, self.path)
+STAGES = ("layers", "parcels", "suitability", "balance", "outputs")
+Stage = Literal["layers", "parcels", "suitability", "balance", "outputs"]
+OUTPUTS = ("maps", "exports")
 
 
 @dataclass
 class StageResult:
-    """What a stage produced and whether it was reused."""
+    """What a stage produced, under which key, and whether it was reused from the cache."""
 
     data: Any
     key: str
     reused: bool
-    gpkg: Path | None = None
     summary: pd.DataFrame | None = None
+    files: list[Path] | None = None
 
 
-def run_layers(region: Region, data=None, layers_dir=None, force: bool = False) -> StageResult:
-    """Stage 1: the layer store (see :func:`landuse.layers.layer_store`)."""
-    layerset, reused = layer_store(region, data=data, layers_dir=layers_dir, force=force)
-    gpkg, _, _ = store_paths(region.name, layers_dir)
-    key = layerset.manifest.get("gpkg_sha256") or (sha256_file(gpkg) if gpkg.exists() else "")
-    return StageResult(layerset, key, reused, gpkg)
+@dataclass(frozen=True)
+class Context:
+    """Everything a run depends on besides the stage results: the region and the options."""
 
+    region: Region
+    data: Path | None
+    layers_dir: Path
+    out: Path
+    rule_sets: dict[str, RuleSet]
+    parameters: Path | None
+    scenario: str
+    force: bool
+    embed: bool
 
-def run_parcels(region: Region, layers: StageResult, out: Path, data=None, force: bool = False) -> StageResult:
-    """Stage 2: the parcel model, layer ``parcels`` of ``<out>/landuse.gpkg``."""
-    from landuse.parcels import build_parcels, parcel_summary, write_parcels
+    @property
+    def target(self) -> Path:
+        """Output folder of the scenario: the region's folder for the default, else a subfolder."""
+        return scenario_dir(self.out, self.scenario)
 
-    gpkg = out / "landuse.gpkg"
-    key = config_hash(layers.key, region.sources.get("parcels"), __version__, _code("parcels.py"),
-                      _files_hash(PACKAGE_DIR / "parameters" / "parcels.yaml",
-                                  PACKAGE_DIR / "parameters" / "land_statistics.yaml"))
-    stages = Stages.open(out)
-    if not force and stages.fresh("parcels", key, gpkg):
-        log.info("Parcels unchanged: reusing %s", gpkg)
-        parcels = gpd.read_file(gpkg, layer="parcels").set_index("parcel_id")
-        # the layer also carries the default scenario's scores: the model is the rest
-        parcels = parcels.drop(columns=[c for c in parcels.columns if c.startswith(RESULT_PREFIXES)])
-        return StageResult(parcels, key, True, gpkg, parcel_summary(parcels))
-    import time
+    @property
+    def cache(self) -> Cache:
+        return Cache.open(self.out)
 
-    t0 = time.perf_counter()
-    parcels = build_parcels(layers.data, region.sources.get("parcels"), resolve_data_dir(region, data))
-    write_parcels(parcels, gpkg)
-    stages.done("parcels", key, time.perf_counter() - t0)
-    return StageResult(parcels, key, False, gpkg, parcel_summary(parcels))
+    def stage(self, name: str) -> str:
+        """Cache record name of a stage (scenario stages apart)."""
+        return name if name in ("parcels",) else f"{name}/{self.scenario}"
 
 
 def scenario_dir(out: Path, scenario: str) -> Path:
     """Output folder of a scenario: the region's folder for the default, else a subfolder."""
-    return out if scenario in (None, "", "default") else out / f"scenario-{scenario}"
+    return Path(out) if scenario in (None, "", "default") else Path(out) / f"scenario-{scenario}"
 
 
-def run_suitability(layers: StageResult, parcels: StageResult, out: Path, criteria=None,
-                    scenario: str = "default", force: bool = False) -> StageResult:
-    """Stage 3: scores, eligible areas and turbines of every technology, in ``landuse.gpkg``."""
-    from landuse.criteria import load_rule_sets
+def context(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, out=None, criteria=None,
+            parameters=None, scenario: str = "default", force: bool = False, embed: bool = True) -> Context:
+    """Load and check the configuration of a run (region, rule sets, parameter file) before any work."""
+    region = region if isinstance(region, Region) else load_region(region)
+    rule_sets = load_rule_sets(criteria, scenario)
+    if parameters is not None:
+        from landuse.potential import default_parameters
+
+        default_parameters(parameters)  # a broken parameter file fails now, not after the scoring
+    return Context(region, Path(data) if data else None, Path(layers_dir) if layers_dir else Path("layers"),
+                   Path(out) if out else Path("outputs") / region.name, rule_sets,
+                   Path(parameters) if parameters else None, scenario or "default", force, embed)
+
+
+def _timed(cache: Cache, stage: str, key: str, compute: Callable[[], tuple[Any, dict[str, pd.DataFrame]]]):
+    t0 = time.perf_counter()
+    data, frames = compute()
+    files = cache.write_frames(stage, frames)
+    cache.done(stage, key, time.perf_counter() - t0, files)
+    return data
+
+
+# --- stages ---------------------------------------------------------------------------
+
+def run_layers(ctx: Context) -> StageResult:
+    """Stage 1: the layer store (see :func:`landuse.layers.layer_store`), with at least the
+    margin of the widest buffer of the rules in use."""
+    layerset, reused = layer_store(ctx.region, ctx.data, layers_dir=ctx.layers_dir,
+                                   rules_margin_m=max_buffer_m(ctx.rule_sets), force=ctx.force)
+    gpkg, _, _ = store_paths(ctx.region.name, ctx.layers_dir)
+    key = layerset.manifest.get("gpkg_sha256") or (sha256_file(gpkg) if gpkg.exists() else "")
+    return StageResult(layerset, key, reused, files=[gpkg])
+
+
+def run_parcels(ctx: Context, layers: StageResult) -> StageResult:
+    """Stage 2: the parcel model (cached as GeoParquet)."""
+    from landuse.parameters import PARAMETER_DIR
+    from landuse.parcels import build_parcels, parcel_summary
+
+    data_dir = resolve_data_dir(ctx.region, ctx.data)
+    spec = ctx.region.sources.get("parcels")
+    parcel_file = data_dir / spec["path"] if spec and data_dir is not None and spec.get("path") else None
+    key = config_hash(layers.key, spec, files_key(parcel_file), code_key("landuse.parcels"),
+                      files_key(PARAMETER_DIR / "parcels.yaml", PARAMETER_DIR / "land_statistics.yaml"))
+    cache, stage = ctx.cache, ctx.stage("parcels")
+    if not ctx.force and cache.fresh(stage, key):
+        log.info("Parcels unchanged: reusing the cache")
+        parcels = cache.read_frames(stage)["parcels"]
+        return StageResult(parcels, key, True, parcel_summary(parcels), cache.files(stage))
+
+    def compute():
+        parcels = build_parcels(layers.data, spec, data_dir)
+        return parcels, {"parcels": parcels}
+
+    parcels = _timed(cache, stage, key, compute)
+    return StageResult(parcels, key, False, parcel_summary(parcels), cache.files(stage))
+
+
+def _rules_key(rule_sets: Mapping[str, RuleSet]) -> str:
+    """Key of the rule sets in use (their parsed content) and of the technologies' code."""
+    techs = [registry.get(name) for name in rule_sets]
+    return config_hash({name: rs.fingerprint() for name, rs in rule_sets.items()},
+                       code_key("landuse.suitability", extra_files=tuple(f for t in techs for f in t.source_files)))
+
+
+def run_suitability(ctx: Context, layers: StageResult, parcels: StageResult, *, progress=None) -> StageResult:
+    """Stage 3: exclusions, scores, eligible areas and each technology's own layers.
+
+    ``data`` is the dict of result layers (``parcels`` with every technology's columns and the
+    technologies' layers, see :func:`landuse.suitability.result_layers`).
+    """
     from landuse.suitability import municipality_summary, result_layers, score_all
 
-    rule_sets = load_rule_sets(criteria, scenario)
-    target = scenario_dir(out, scenario)
-    gpkg = target / "landuse.gpkg"
-    key = config_hash(parcels.key, scenario, __version__, _files_hash(*_criteria_files(criteria)),
-                      _code("suitability.py", "placement.py", "criteria/__init__.py"))
-    stages = Stages.open(target)
-    if not force and stages.fresh("suitability", key, gpkg, target / "suitability_summary.csv"):
-        log.info("Suitability (scenario %s) unchanged: reusing %s", scenario, gpkg)
-        layers_out = {name: gpd.read_file(gpkg, layer=name) for name in _result_layer_names(gpkg)}
-        summary = pd.read_csv(target / "suitability_summary.csv", index_col=0)
-        return StageResult(layers_out, key, True, gpkg, summary)
-    import time
+    key = config_hash(parcels.key, _rules_key(ctx.rule_sets))
+    cache, stage = ctx.cache, ctx.stage("suitability")
+    if not ctx.force and cache.fresh(stage, key):
+        log.info("Suitability (scenario %s) unchanged: reusing the cache", ctx.scenario)
+        frames = cache.read_frames(stage)
+        summary = frames.pop("suitability_summary")
+        return StageResult(frames, key, True, summary, cache.files(stage))
 
-    t0 = time.perf_counter()
-    results = score_all(parcels.data, layers.data, rule_sets)
-    layers_out = result_layers(parcels.data, results)
-    update_layers(layers_out, gpkg)
-    summary = municipality_summary(parcels.data, results)
-    from landuse.stats import write_table
+    def compute():
+        results = score_all(parcels.data, layers.data, ctx.rule_sets, progress=progress)
+        frames = result_layers(parcels.data, results)
+        summary = municipality_summary(parcels.data, results)
+        return (frames, summary), {**frames, "suitability_summary": summary}
 
-    write_table(summary, target / "suitability_summary.csv")
-    stages.done("suitability", key, time.perf_counter() - t0)
-    return StageResult(layers_out, key, False, gpkg, summary)
+    frames, summary = _timed(cache, stage, key, compute)
+    return StageResult(frames, key, False, summary, cache.files(stage))
 
 
-def _result_layer_names(gpkg: Path) -> list[str]:
-    import pyogrio
+def run_balance(ctx: Context, suitability: StageResult) -> StageResult:
+    """Stage 4: potential per parcel and the balance per municipality, group and region, one
+    block of rows per share of the potential realised (the region's ``balance.shares``).
 
-    return [name for name, _ in pyogrio.list_layers(gpkg) if name.startswith(("parcels", *RESULT_PREFIXES))]
-
-
-def run_score(region: Region | str, data=None, layers_dir=None, out: Path | None = None, criteria=None,
-              scenario: str = "default", force: bool = False) -> StageResult:
-    """Layers, parcels and suitability for a region (stages reused where inputs are unchanged)."""
-    region = load_region(region) if not isinstance(region, Region) else region
-    out = Path(out) if out else Path("outputs") / region.name
-    layers = run_layers(region, data, layers_dir, force)
-    parcels = run_parcels(region, layers, out, data, force)
-    return run_suitability(layers, parcels, out, criteria, scenario, force)
-
-
-def run_balance(region: Region, parcels: StageResult, suitability: StageResult, out: Path,
-                parameters=None, scenario: str = "default", force: bool = False) -> StageResult:
-    """Stage 4: potential per parcel and the balance (``summary.csv`` and table ``summary``).
-
-    ``data`` of the result is ``(summary, potential)``; the summary holds one block of rows
-    per share of the potential realised (the region config's ``balance.shares``).
+    ``data`` is ``(summary, potential)``.
     """
     from landuse.carbon import balance
-    from landuse.criteria import load_rule_set
-    from landuse.potential import default_parameters, parcel_potential
-    from landuse.stats import write_table
+    from landuse.potential import parcel_potential, potential_parameters
 
-    target = scenario_dir(out, scenario)
-    gpkg = target / "landuse.gpkg"
-    params_path = Path(parameters) if parameters else PACKAGE_DIR / "parameters" / "potential.yaml"
-    key = config_hash(suitability.key, region.checksum(), _files_hash(params_path), __version__,
-                      _code("potential.py", "carbon.py"))
-    stages = Stages.open(target)
-    csv = target / "summary.csv"
-    if not force and stages.fresh("balance", key, csv, target / "potential.csv"):
-        log.info("Balance unchanged: reusing %s", csv)
-        summary = pd.read_csv(csv, index_col=0)
-        potential = pd.read_csv(target / "potential.csv", index_col=0)
-        return StageResult((summary, potential), key, True, gpkg, summary)
-    import time
+    params_file = ctx.parameters
+    key = config_hash(suitability.key, ctx.region.checksum(), files_key(params_file),
+                      code_key("landuse.potential", "landuse.carbon"))
+    cache, stage = ctx.cache, ctx.stage("balance")
+    if not ctx.force and cache.fresh(stage, key):
+        log.info("Balance unchanged: reusing the cache")
+        frames = cache.read_frames(stage)
+        return StageResult((frames["summary"], frames["potential"]), key, True, frames["summary"], cache.files(stage))
 
-    t0 = time.perf_counter()
-    scored = suitability.data["parcels"].set_index("parcel_id")
-    turbine_mw = load_rule_set("wind").values["rated_power_mw"]
-    potential = parcel_potential(scored, default_parameters(params_path), turbine_mw,
-                                 region.balance.get("replaced_fuel", "heating_oil"))
-    blocks = [balance(scored, potential, region, share) for share in sorted(set(region.balance["shares"]) | {1.0})]
-    summary = pd.concat(blocks)
-    write_table(summary, csv)
-    write_table(potential, target / "potential.csv")
-    update_layers({"summary": summary.reset_index()}, gpkg)
-    stages.done("balance", key, time.perf_counter() - t0)
-    return StageResult((summary, potential), key, False, gpkg, summary)
+    def compute():
+        scored = suitability.data["parcels"].set_index("parcel_id")
+        params = potential_parameters(ctx.rule_sets, params_file)
+        potential = parcel_potential(scored, rule_sets=ctx.rule_sets, params=params, options=ctx.region.balance)
+        shares = sorted(set(ctx.region.balance["shares"]) | {1.0})
+        summary = pd.concat([balance(scored, potential, ctx.region, share) for share in shares])
+        return (summary, potential), {"summary": summary, "potential": potential}
+
+    summary, potential = _timed(cache, stage, key, compute)
+    return StageResult((summary, potential), key, False, summary, cache.files(stage))
 
 
-def run_outputs(region: Region, layers: StageResult, suitability: StageResult, bal: StageResult, out: Path,
-                scenario: str = "default", embed: bool = True, force: bool = False) -> StageResult:
-    """Stage 5: maps (``map.html``, ``map_<technology>.html``) and exports (GeoPackage with
-    styles, Shapefiles, ``summary.csv``, ``landuse.xlsx``)."""
-    from landuse.export import export_all
-    from landuse.maps import write_maps
-    from landuse.parameters import parameter_table
-    from landuse.potential import default_parameters
+def export_timestamp(layers: LayerSet) -> str:
+    """The change date written into exports: ``$SOURCE_DATE_EPOCH`` when set (reproducible
+    builds), else the time the layer store was built; so the same inputs give the same files."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else
+            dt.datetime.fromisoformat(layers.manifest.get("created", "1980-01-01T00:00:00+00:00")))
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    target = scenario_dir(out, scenario)
-    key = config_hash(bal.key, embed, __version__, _code("maps.py", "export.py"))
-    stages = Stages.open(target)
-    expected = [target / "map.html", target / "landuse.xlsx", target / "shapefiles" / "fields.csv"]
-    if not force and stages.fresh("outputs", key, *expected):
-        log.info("Maps and exports unchanged: reusing %s", target)
-        return StageResult(expected, key, True, target / "landuse.gpkg", bal.summary)
-    import time
 
-    t0 = time.perf_counter()
+def output_files(ctx: Context, outputs: tuple[str, ...]) -> list[Path]:
+    """The deliverables the output stage writes for ``outputs`` (``maps``, ``exports``)."""
+    from landuse.maps import map_files
+
+    files = []
+    if "maps" in outputs:
+        files += [ctx.target / f for f in map_files(list(ctx.rule_sets))]
+    if "exports" in outputs:
+        files += [ctx.target / f for f in ("landuse.gpkg", "shapefiles", "summary.csv", "landuse.xlsx",
+                                           "land_stats.csv")]
+    return files
+
+
+def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal: StageResult, *,
+                outputs: tuple[str, ...] = OUTPUTS) -> StageResult:
+    """Stage 5: maps (``map.html``, ``map_<technology>.html``) and exports (``landuse.gpkg`` with
+    QGIS styles, ``shapefiles/``, ``summary.csv``, ``land_stats.csv``, ``landuse.xlsx``)."""
+    unknown = set(outputs) - set(OUTPUTS)
+    if unknown:
+        raise ValueError(f"outputs must be among {OUTPUTS}, got {sorted(unknown)}")
     summary, potential = bal.data
-    results = {k: v for k, v in suitability.data.items()}
-    attribution = layers.data.attribution if isinstance(layers.data, LayerSet) else []
-    title = f"{region.title} — land-use potential" + ("" if scenario == "default" else f" ({scenario})")
-    maps = write_maps(results, layers.data["boundaries"], target, potential, summary, attribution, embed, title)
-    tables = {"suitability": suitability.summary, "parameters": parameter_table(default_parameters())}
-    metadata = {"region": region.name, "scenario": scenario, "crs": "EPSG:25833", "landuse_version": __version__,
-                "attribution": "; ".join(attribution),
-                "sources": "; ".join(f"{s.get('source')}: {s.get('path') or s.get('type')} ({s.get('date')})"
-                                     for s in layers.data.manifest.get("sources", []))}
-    paths = export_all(results, target, summary, tables, metadata)
-    stages.done("outputs", key, time.perf_counter() - t0)
-    return StageResult([*maps, *paths.values()], key, False, paths["gpkg"], summary)
+    cache = ctx.cache
+    written: list[Path] = []
+    reused = True
+    for kind in [o for o in OUTPUTS if o in outputs]:
+        key = config_hash(bal.key, kind, ctx.embed if kind == "maps" else None, files_key(ctx.parameters),
+                          code_key(f"landuse.{'maps' if kind == 'maps' else 'export'}"))
+        stage, files = ctx.stage(kind), output_files(ctx, (kind,))
+        written += files
+        if not ctx.force and cache.fresh(stage, key, *files):
+            log.info("%s unchanged: reusing %s", kind.capitalize(), ctx.target)
+            continue
+        reused = False
+        t0 = time.perf_counter()
+        (_write_maps if kind == "maps" else _write_exports)(ctx, layers.data, suitability, summary, potential)
+        cache.done(stage, key, time.perf_counter() - t0)
+    return StageResult(written, config_hash(bal.key, outputs), reused, summary, written)
 
 
-def run_all(region: Region | str = "leipzig-wurzen", data=None, layers_dir=None, out: Path | None = None,
-            criteria=None, parameters=None, scenario: str = "default", force: bool = False,
-            embed: bool = True, progress=None) -> dict[str, StageResult]:
-    """The whole job: layers → parcels → suitability → balance → maps and exports.
+def _title(ctx: Context) -> str:
+    return f"{ctx.region.title} — land-use potential" + ("" if ctx.scenario == "default" else f" ({ctx.scenario})")
 
-    Each stage is skipped when its inputs are unchanged (``force`` reruns everything).
-    ``progress`` is called with each stage's name before it runs (for progress bars).
+
+def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summary, potential) -> list[Path]:
+    from landuse.maps import write_maps
+
+    return write_maps(suitability.data, layers["boundaries"], ctx.target, potential=potential, summary=summary,
+                      attribution=layers.attribution, technologies=list(ctx.rule_sets), embed=ctx.embed,
+                      title=_title(ctx))
+
+
+def _write_exports(ctx: Context, layers: LayerSet, suitability: StageResult, summary, potential) -> dict[str, Path]:
+    from landuse.export import export_all
+    from landuse.io import write_table
+    from landuse.parameters import parameter_table
+    from landuse.potential import potential_parameters
+    from landuse.stats import land_statistics
+
+    params = potential_parameters(ctx.rule_sets, ctx.parameters)
+    tables = {"suitability": suitability.summary, "parameters": parameter_table(params)}
+    metadata = {
+        "region": ctx.region.name, "title": ctx.region.title, "scenario": ctx.scenario, "crs": WORKING_CRS,
+        "landuse_version": __version__, "technologies": ", ".join(ctx.rule_sets),
+        "parameters": str(ctx.parameters or "landuse default (landuse/parameters/potential.yaml)"),
+        "attribution": "; ".join(layers.attribution),
+        "sources": "; ".join(f"{s.get('source')}: {s.get('path') or s.get('type')} ({s.get('date')})"
+                             for s in layers.manifest.get("sources", [])),
+    }
+    paths = export_all(suitability.data, ctx.target, summary=summary, tables=tables, metadata=metadata,
+                       timestamp=export_timestamp(layers))
+    paths["land_stats"] = write_table(land_statistics(layers, ctx.region), ctx.target / "land_stats.csv")
+    return paths
+
+
+# --- one path for every command ---------------------------------------------------------
+
+def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, out=None, criteria=None,
+        parameters=None, scenario: str = "default", until: Stage = "outputs", outputs: tuple[str, ...] = OUTPUTS,
+        force: bool = False, embed: bool = True, progress: Callable[[str], None] | None = None
+        ) -> dict[str, StageResult]:
+    """The job up to stage ``until``; each stage is reused while its key is unchanged.
+
+    Parameters
+    ----------
+    region : Region or str
+        Region config, or the name or path of one.
+    data : path-like, optional
+        Data directory (default: ``$LANDUSE_DATA``, ``../shared/data/<region>``, else online).
+    layers_dir : path-like, optional
+        Folder of the layer store (default ``layers/``).
+    out : path-like, optional
+        Output folder (default ``outputs/<region>``); the stage cache is ``<out>/.landuse-cache``.
+    criteria : path-like, optional
+        Folder of rule files or one rule file (default: each technology's own).
+    parameters : path-like, optional
+        Parameter file (a copy of ``landuse/parameters/potential.yaml``).
+    scenario : str
+        Named rule variant (``scenarios.yaml``); results go to ``<out>/scenario-<name>/``.
+    until : {"layers", "parcels", "suitability", "balance", "outputs"}
+        Last stage to run.
+    outputs : tuple of {"maps", "exports"}
+        What the output stage writes.
+    force : bool
+        Rerun every stage.
+    embed : bool
+        Embed the maps' JS/CSS (they open offline).
+    progress : callable, optional
+        Called with each stage's name before it runs.
+
+    Returns
+    -------
+    dict of str to StageResult
+        By stage name, the stages that ran.
     """
-    region = load_region(region) if not isinstance(region, Region) else region
-    out = Path(out) if out else Path("outputs") / region.name
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
+    ctx = context(region, data=data, layers_dir=layers_dir, out=out, criteria=criteria, parameters=parameters,
+                  scenario=scenario, force=force, embed=embed)
     step = progress or (lambda name: None)
+    last = STAGES.index(until)
     res: dict[str, StageResult] = {}
     step("layers")
-    res["layers"] = run_layers(region, data, layers_dir, force)
-    step("parcels")
-    res["parcels"] = run_parcels(region, res["layers"], out, data, force)
-    step("suitability")
-    res["suitability"] = run_suitability(res["layers"], res["parcels"], out, criteria, scenario, force)
-    step("balance")
-    res["balance"] = run_balance(region, res["parcels"], res["suitability"], out, parameters, scenario, force)
-    step("outputs")
-    res["outputs"] = run_outputs(region, res["layers"], res["suitability"], res["balance"], out, scenario, embed,
-                                 force)
+    res["layers"] = run_layers(ctx)
+    if last >= 1:
+        step("parcels")
+        res["parcels"] = run_parcels(ctx, res["layers"])
+    if last >= 2:
+        step("suitability")
+        res["suitability"] = run_suitability(ctx, res["layers"], res["parcels"])
+    if last >= 3:
+        step("balance")
+        res["balance"] = run_balance(ctx, res["suitability"])
+    if last >= 4:
+        step("outputs")
+        res["outputs"] = run_outputs(ctx, res["layers"], res["suitability"], res["balance"], outputs=outputs)
     return res
 
 
-__all__ = ["LayerSet", "run_layers", "run_parcels", "run_suitability", "run_score", "run_balance", "run_outputs",
-           "run_all", "scenario_dir"]
+__all__ = ["run", "context", "Context", "StageResult", "run_layers", "run_parcels", "run_suitability", "run_balance",
+           "run_outputs", "scenario_dir", "export_timestamp", "STAGES", "OUTPUTS"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -20,7 +19,6 @@ import shapely
 import yaml
 
 from landuse.config import PACKAGE_DIR, Region
-from landuse.io import atomic_path
 from landuse.layers import LayerSet
 
 log = logging.getLogger(__name__)
@@ -120,14 +118,6 @@ def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
         table[f"{cat}_diff_pct"] = 100 * (table[cat] - table[f"{cat}_baseline"]) / table[f"{cat}_baseline"]
     cols = ["level"] + [c for cat in CATEGORIES for c in (cat, f"{cat}_baseline", f"{cat}_diff_pct")]
     return table[cols + ["mapped_open_ha"]].round(1)
-
-
-def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a table as CSV (UTF-8) through a temporary file."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, encoding="utf-8")
-    return path
 
 
 def format_statistics(table: pd.DataFrame) -> str:

@@ -13,7 +13,7 @@ import ast
 import copy
 import operator
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,7 @@ from landuse.errors import ConfigError
 from landuse.parameters import validate_entry
 
 CRITERIA_DIR = Path(__file__).resolve().parent
-TECHNOLOGIES = ("wind", "pv", "agroforestry")
-_SET_KEYS = {"technology", "rule_set", "eligible_classes", "turbine", "placement", "exclusions", "scores",
-             "min_patch_ha", "agri_pv_nfk_mm", "riparian_strip_m", "alley_min_field_ha"}
+_SET_KEYS = {"technology", "rule_set", "eligible_classes", "exclusions", "scores"}
 _EXCL_KEYS = {"name", "layer", "where", "buffer", "measured_from", "unit", "low", "high", "status", "source"}
 _SCORE_KEYS = {"name", "attribute", "curve", "map", "weight", "status", "source"}
 _LAYERS = {"landcover", "buildings", "building_groups", "roads", "railways", "waterways", "water_bodies",
@@ -92,6 +90,12 @@ class RuleSet:
     values: dict[str, float] = field(default_factory=dict)
     path: Path | None = None
 
+    def fingerprint(self) -> dict[str, Any]:
+        """The parsed rules as plain data (for cache keys: a change in any rule reruns scoring)."""
+        d = asdict(self)
+        d.pop("path")
+        return d
+
     @property
     def max_buffer_m(self) -> float:
         return max((e.buffer_m for e in self.exclusions), default=0.0)
@@ -121,19 +125,17 @@ def _check_rule(rule: Any, where: str, allowed: set[str], required: tuple[str, .
 def parse_rule_set(raw: dict, path: Path | None = None) -> RuleSet:
     """Validate a rule-set mapping (as read from YAML) into a :class:`RuleSet`."""
     src = str(path) if path else "rule set"
-    bad = set(raw) - _SET_KEYS
-    if bad:
-        raise ConfigError(f"{src}: unknown key(s) {sorted(bad)}; allowed: {sorted(_SET_KEYS)}.")
+    from landuse import technologies
+
     tech = raw.get("technology")
-    if tech not in TECHNOLOGIES:
-        raise ConfigError(f"{src}: 'technology' must be one of {TECHNOLOGIES}, got {tech!r}.")
+    declared = technologies.get(str(tech)).values
     values: dict[str, float] = {}
-    for group in ("turbine", "placement"):
-        for name, entry in (raw.get(group) or {}).items():
-            values[name] = _value(entry, f"{src}: {group}.{name}")
-    for name in ("min_patch_ha", "agri_pv_nfk_mm", "riparian_strip_m", "alley_min_field_ha"):
-        if name in raw:
-            values[name] = _value(raw[name], f"{src}: {name}")
+    for key in set(raw) - _SET_KEYS:
+        entries = raw[key] if isinstance(raw[key], dict) and "value" not in raw[key] else {key: raw[key]}
+        for name, entry in entries.items():
+            if name not in declared:
+                raise ConfigError(f"{src}: unknown value {name!r}; {tech} reads {', '.join(declared) or 'none'}.")
+            values[name] = _value(entry, f"{src}: {key}" + (f".{name}" if name != key else ""))
     rotor_r = values.get("rotor_diameter_m", 0.0) / 2
     exclusions, names = [], set()
     for i, e in enumerate(raw.get("exclusions") or []):
@@ -203,17 +205,26 @@ def apply_overrides(raw: dict, override: dict, where: str = "scenario") -> dict:
     return out
 
 
+def rule_file(technology: str, criteria: str | os.PathLike | None = None) -> Path:
+    """The rule file of a technology: ``<criteria>/<technology>.yaml`` when ``criteria`` is a
+    folder holding one, ``criteria`` itself when it is that technology's file, else the
+    technology's default file."""
+    from landuse import technologies
+
+    default = Path(technologies.get(technology).rules_file)
+    if not criteria:
+        return default
+    path = Path(criteria)
+    if path.is_dir():
+        return path / f"{technology}.yaml" if (path / f"{technology}.yaml").exists() else default
+    return path
+
+
 def load_rule_set(technology: str, criteria: str | os.PathLike | None = None,
                   scenario: str | None = None) -> RuleSet:
     """Load one technology's rule set from ``criteria`` (a folder or a YAML file) or the default,
     with the overrides of a named ``scenario`` (see ``scenarios.yaml``)."""
-    if technology not in TECHNOLOGIES:
-        raise ConfigError(f"Unknown technology {technology!r}; one of {TECHNOLOGIES}.")
-    path = Path(criteria) if criteria else CRITERIA_DIR
-    if path.is_dir():
-        path = path / f"{technology}.yaml"
-        if not path.exists():
-            path = CRITERIA_DIR / f"{technology}.yaml"
+    path = rule_file(technology, criteria)
     if not path.exists():
         raise ConfigError(f"Criteria file {path} not found.")
     try:
@@ -223,7 +234,7 @@ def load_rule_set(technology: str, criteria: str | os.PathLike | None = None,
     if not isinstance(raw, dict):
         raise ConfigError(f"Criteria file {path} must hold a mapping.")
     if scenario and scenario != "default":
-        known = scenarios(path.parent / "scenarios.yaml" if (path.parent / "scenarios.yaml").exists() else None)
+        known = scenarios(scenario_file(criteria))
         if scenario not in known:
             raise ConfigError(f"Unknown scenario {scenario!r}; known: {', '.join(known)}.")
         raw = apply_overrides(raw, known[scenario].get(technology, {}), f"scenario {scenario!r}")
@@ -233,19 +244,37 @@ def load_rule_set(technology: str, criteria: str | os.PathLike | None = None,
     return rs
 
 
-def load_rule_sets(criteria: str | os.PathLike | None = None, scenario: str | None = None) -> dict[str, RuleSet]:
-    """All three rule sets (a file given in ``criteria`` replaces its technology's default)."""
+def scenario_file(criteria: str | os.PathLike | None = None) -> Path:
+    """``scenarios.yaml`` of a criteria folder (or beside a criteria file), else the default."""
+    if criteria:
+        c = Path(criteria)
+        candidate = (c if c.is_dir() else c.parent) / "scenarios.yaml"
+        if candidate.exists():
+            return candidate
+    return CRITERIA_DIR / "scenarios.yaml"
+
+
+def load_rule_sets(criteria: str | os.PathLike | None = None, scenario: str | None = None, *,
+                   technologies: list[str] | None = None) -> dict[str, RuleSet]:
+    """The rule sets of every registered technology (or of ``technologies``).
+
+    ``criteria`` is a folder of rule files (``<technology>.yaml``; missing ones fall back to the
+    default) or one rule file (it replaces its technology's default).
+    """
+    from landuse import technologies as registry
+
+    names = technologies or registry.names()
+    if criteria and not Path(criteria).exists():
+        raise ConfigError(f"Criteria {criteria} not found (give a folder of rule files or one rule file).")
     if criteria and Path(criteria).is_file():
         raw = yaml.safe_load(Path(criteria).read_text(encoding="utf-8"))
         tech = raw.get("technology", "") if isinstance(raw, dict) else ""
-        if tech not in TECHNOLOGIES:
-            raise ConfigError(f"Criteria file {criteria}: 'technology' must be one of {TECHNOLOGIES}.")
-        return {t: load_rule_set(t, criteria if t == tech else None, scenario) for t in TECHNOLOGIES}
-    if criteria and not Path(criteria).exists():
-        raise ConfigError(f"Criteria {criteria} not found (give a folder of rule files or one rule file).")
-    return {t: load_rule_set(t, criteria, scenario) for t in TECHNOLOGIES}
+        if tech not in names:
+            raise ConfigError(f"Criteria file {criteria}: 'technology' must be one of {', '.join(names)}.")
+        return {t: load_rule_set(t, criteria if t == tech else None, scenario) for t in names}
+    return {t: load_rule_set(t, criteria, scenario) for t in names}
 
 
-def max_buffer_m(criteria: str | os.PathLike | None = None) -> float:
+def max_buffer_m(rule_sets: dict[str, RuleSet]) -> float:
     """The widest exclusion buffer (m) of the rule sets: the margin the layers need."""
-    return max(rs.max_buffer_m for rs in load_rule_sets(criteria).values())
+    return max((rs.max_buffer_m for rs in rule_sets.values()), default=0.0)

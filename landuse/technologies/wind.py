@@ -1,6 +1,12 @@
-"""Wind turbine placement in the eligible area with elliptical spacing."""
+"""Wind energy: the rule set ``wind.yaml`` (SächsBO §84(2) distances, FStrG, aviation …),
+turbine placement in the eligible area with elliptical spacing, and the potential
+(turbines × rated power × full-load hours)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -8,6 +14,8 @@ import pandas as pd
 import shapely
 
 from landuse.config import WORKING_CRS
+from landuse.geometry import area_frame
+from landuse.technologies import Assessment, Output, ResultLayer, Technology, register
 
 #: Grid offsets tried per patch (k × k, in fractions of the spacing).
 OFFSET_STEPS = 4
@@ -20,16 +28,9 @@ def _wind_axes(direction_deg: float) -> tuple[np.ndarray, np.ndarray]:
     return u, np.array([u[1], -u[0]])
 
 
-def spacing_distance(a: np.ndarray, b: np.ndarray, along_m: float, across_m: float, direction_deg: float) -> np.ndarray:
-    """Elliptical spacing distance between points (n×2 arrays): < 1 means b lies inside the
-    spacing ellipse of a (semi-axes ``along_m`` along the wind and ``across_m`` across it)."""
-    u, v = _wind_axes(direction_deg)
-    d = b - a
-    return np.hypot(d @ u / along_m, d @ v / across_m)
-
-
 def place_turbines(
     eligible: gpd.GeoDataFrame,
+    *,
     rotor_diameter_m: float,
     rated_power_mw: float,
     spacing_along_d: float = 5.0,
@@ -108,3 +109,54 @@ def place_turbines(
         "turbine_id": [f"WT{i + 1:04d}" for i in range(len(points))],
         "parcel_id": parcel.to_numpy(), "x": placed[:, 0], "y": placed[:, 1], "rated_power_mw": rated_power_mw,
     }, geometry=points, crs=WORKING_CRS)
+
+
+class Wind(Technology):
+    """Wind turbines of the reference type in the rule file, placed on a grid along the main wind."""
+
+    name = "wind"
+    title = "Wind"
+    color = "#2166ac"
+    abbreviation = "wd"
+    rules_file = Path(__file__).with_name("wind.yaml")
+    values = ("rated_power_mw", "rotor_diameter_m", "hub_height_m", "total_height_m", "main_wind_direction_deg",
+              "spacing_along_d", "spacing_across_d")
+    summary_columns = ("turbines",)
+    layers = (ResultLayer("turbines", "Wind: turbines (placed)", "point", "#2166ac",
+                          fields={"turbine_id": "Turbine", "parcel_id": "Parcel", "rated_power_mw": "Rated power (MW)"},
+                          per_parcel=False),)
+    outputs = (
+        Output("wind_turbines", "Turbines", "count", 0, "count", headline=True),
+        Output("wind_mw", "Wind capacity", "MW", 2, "capacity", headline=True),
+        Output("wind_mwh_a", "Wind energy", "MWh/a", 0, "energy"),
+        Output("wind_avoided_t_co2e_a", "Wind: avoided emissions", "t CO2e/a", 0, "avoided"),
+    )
+    field_units = {"turbines": "count"}
+    abbreviations = {"turbine": "tb", "turbines": "tb"}
+
+    def finish(self, a: Assessment) -> Assessment:
+        """Place turbines in the eligible area; count them per parcel (``turbines``)."""
+        v = a.rules.values
+        turbines = place_turbines(
+            area_frame(a.parcels.index, a.eligible, a.table["eligible_ha"]),
+            rotor_diameter_m=v["rotor_diameter_m"], rated_power_mw=v["rated_power_mw"],
+            spacing_along_d=v.get("spacing_along_d", 5), spacing_across_d=v.get("spacing_across_d", 3),
+            main_wind_direction_deg=v.get("main_wind_direction_deg", 225))
+        a.table["turbines"] = turbines.groupby("parcel_id").size().reindex(a.parcels.index).fillna(0).astype(int)
+        a.layers_out["turbines"] = turbines
+        return a
+
+    def potential(self, scored: pd.DataFrame, values: Mapping[str, float], *, rules,
+                  options: Mapping[str, Any]) -> pd.DataFrame:
+        """``MW = turbines × rated power`` (of the rule set in use); ``MWh = MW × full-load hours``;
+        avoided ``t = MWh × (avoided − life-cycle) g/kWh / 1000``."""
+        out = pd.DataFrame(index=scored.index)
+        out["wind_turbines"] = self.column(scored, "turbines")
+        out["wind_mw"] = out["wind_turbines"] * rules.values["rated_power_mw"]
+        out["wind_mwh_a"] = out["wind_mw"] * values["wind_full_load_hours_h_a"]
+        out["wind_avoided_t_co2e_a"] = out["wind_mwh_a"] * (
+            values["wind_avoided_g_co2e_per_kwh"] - values["wind_life_cycle_g_co2e_per_kwh"]) / 1000
+        return out
+
+
+register(Wind())

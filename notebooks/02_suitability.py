@@ -1,0 +1,98 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2 · Suitability: exclusions, scores and turbines
+#
+# Rule sets live in `landuse/criteria/{wind,pv,agroforestry}.yaml`: each exclusion has a layer, a
+# buffer (m), unit, range, source and status; each score a curve and a weight. `landuse score`
+# runs the same code; `--criteria DIR` uses your copy of the files, `--scenario NAME` a variant
+# from `scenarios.yaml`.
+#
+# Settings (region, data, layer store, output folder) come from environment variables, as in
+# notebook 1; stages that notebook 1 built are reused.
+
+# %%
+import logging
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from landuse.config import load_region
+
+# Settings come from the environment, so the notebook runs for any region without editing:
+#   LANDUSE_REGION  region name or path of a region YAML (default leipzig-wurzen)
+#   LANDUSE_DATA    data folder (unset: the library finds it, e.g. ../shared/data/<region>)
+#   LANDUSE_LAYERS  layer store folder (default <checkout>/layers)
+#   LANDUSE_OUT     output folder (default <checkout>/outputs/<region name>)
+# Run from notebooks/ or from the checkout.
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+region = load_region(os.environ.get("LANDUSE_REGION") or "leipzig-wurzen")
+DATA = os.environ.get("LANDUSE_DATA") or None
+LAYERS = Path(os.environ.get("LANDUSE_LAYERS") or ROOT / "layers")
+OUT = Path(os.environ.get("LANDUSE_OUT") or ROOT / "outputs" / region.name)
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+pd.set_option("display.width", 160)
+print(f"region {region.name} ({region.title}); data {DATA or 'found by the library'}; layers {LAYERS}; out {OUT}")
+
+# %% [markdown]
+# ## The stages
+# Layers and parcels (reused from notebook 1 when unchanged), then scores, eligible areas and
+# turbines of every technology.
+
+# %%
+from landuse.pipeline import run_layers, run_parcels, run_suitability
+
+layers = run_layers(region, data=DATA, layers_dir=LAYERS)
+parcels = run_parcels(region, layers, OUT, data=DATA)
+suitability = run_suitability(layers, parcels, OUT)
+suitability.summary
+
+# %% [markdown]
+# Why parcels are excluded for wind (a parcel may carry several reasons):
+
+# %%
+scored = suitability.data["parcels"]
+scored.loc[scored["candidate"].astype(bool), "wind_reason"].str.split(";").explode().value_counts().head(12)
+
+# %% [markdown]
+# The wind map: eligible area, scores and placed turbines (5 D × 3 D spacing, rotor inside).
+
+# %%
+from landuse.maps import build_map
+
+build_map(suitability.data, layers.data["boundaries"], technologies=("wind",),
+          attribution=layers.data.attribution)
+
+# %% [markdown]
+# ## A rule variant without code
+# Here the settlement distance for wind drops from 1000 m to 750 m (the `wind_750m` scenario does
+# the same from the command line: `landuse score --scenario wind_750m`).
+
+# %%
+import yaml
+
+from landuse.criteria import CRITERIA_DIR, apply_overrides, parse_rule_set
+from landuse.suitability import score_technology
+
+raw = yaml.safe_load((CRITERIA_DIR / "wind.yaml").read_text(encoding="utf-8"))
+variant = parse_rule_set(apply_overrides(raw, {"exclusions": {"settlement": {"buffer": 750},
+                                                              "building_group": {"buffer": 750}}}))
+model = parcels.data
+res = score_technology(model, layers.data, variant)
+print(f"eligible for wind: {scored['wind_eligible_ha'].sum():,.0f} ha at 1000 m, "
+      f"{res['table']['eligible_ha'].sum():,.0f} ha at 750 m; turbines {int(scored['wind_turbines'].sum())} → "
+      f"{len(res['turbines'])}")

@@ -1,0 +1,122 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3 · Potential and carbon balance
+#
+# Eligible areas become MWp, MWh, tonnes of dry matter, heat and t CO2e, held against the
+# emission load of the region config's baseline (default region: Leipzig 3,401,109 t CO2e/a; the
+# four communes of the Wurzener Land 292,483 t/a; 2016). Every number has a low/central/high from
+# the parameter ranges in `landuse/parameters/potential.yaml`.
+#
+# Settings (region, data, layer store, output folder) come from environment variables, as in
+# notebook 1; stages that notebooks 1 and 2 built are reused.
+
+# %%
+import logging
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from landuse.config import load_region
+
+# Settings come from the environment, so the notebook runs for any region without editing:
+#   LANDUSE_REGION  region name or path of a region YAML (default leipzig-wurzen)
+#   LANDUSE_DATA    data folder (unset: the library finds it, e.g. ../shared/data/<region>)
+#   LANDUSE_LAYERS  layer store folder (default <checkout>/layers)
+#   LANDUSE_OUT     output folder (default <checkout>/outputs/<region name>)
+# Run from notebooks/ or from the checkout.
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+region = load_region(os.environ.get("LANDUSE_REGION") or "leipzig-wurzen")
+DATA = os.environ.get("LANDUSE_DATA") or None
+LAYERS = Path(os.environ.get("LANDUSE_LAYERS") or ROOT / "layers")
+OUT = Path(os.environ.get("LANDUSE_OUT") or ROOT / "outputs" / region.name)
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+pd.set_option("display.width", 160)
+print(f"region {region.name} ({region.title}); data {DATA or 'found by the library'}; layers {LAYERS}; out {OUT}")
+
+# %% [markdown]
+# ## The stages
+# Layers, parcels and suitability (reused when unchanged), then potential per parcel and the
+# balance at each share of the potential realised.
+
+# %%
+from landuse.pipeline import run_balance, run_layers, run_parcels, run_suitability
+
+layers = run_layers(region, data=DATA, layers_dir=LAYERS)
+parcels = run_parcels(region, layers, OUT, data=DATA)
+suitability = run_suitability(layers, parcels, OUT)
+balance = run_balance(region, parcels, suitability, OUT)
+summary, potential = balance.data
+
+# %%
+from landuse.carbon import format_balance
+
+for share in (0.25, 1.0):
+    print(f"--- {share:.0%} of the potential realised")
+    print(format_balance(summary[summary["share_realised"] == share]))
+
+# %%
+cols = ["pv_avoided_t_co2e_a", "wind_avoided_t_co2e_a", "src_avoided_t_co2e_a", "soil_sequestered_t_co2e_a",
+        "emission_load_t_co2e_a", "coverage_share_low", "coverage_share", "coverage_share_high"]
+summary[summary["share_realised"] == 0.25][cols].round(3)
+
+# %% [markdown]
+# ## Wood chips for a village heating network
+# The partnership's worked example (Bennewitz in the default region): 2,000 MWh of heat a year
+# from the nearest coppice potential, with the footprint per kWh of heat by stage. `SITE` is the
+# region's first municipality (the centre of its largest residential area); set it to another
+# municipality's name, to `"x,y"` in EPSG:25833 or to `"lon,lat"`.
+
+# %%
+from landuse.carbon import heating_site, woodchip_chain
+
+SITE = layers.data["boundaries"]["name"].iloc[0]
+scored = suitability.data["parcels"].set_index("parcel_id")
+site = heating_site(SITE, scored, layers.data)
+chain = woodchip_chain(scored, potential.reindex(scored.index).fillna(0), site, heat_demand_mwh_a=2000)
+print(f"{SITE}: {chain['area_needed_ha']:.0f} ha coppice, {len(chain['supplying_parcels'])} parcels, "
+      f"{chain['mean_transport_km']:.1f} km; saves {chain['saving_t_co2e_a']:,.0f} t CO2e/a against heating oil")
+chain["footprint"].round(2)
+
+# %% [markdown]
+# ## Changing a parameter
+# Copy `landuse/parameters/potential.yaml`, change a value (here the coppice yield from 7 to
+# 9 t DM/ha/a) and pass it (`landuse balance --parameters my.yaml`):
+
+# %%
+import tempfile
+
+from landuse.parameters import PARAMETER_DIR, load_parameters
+from landuse.potential import parcel_potential
+
+text = (PARAMETER_DIR / "potential.yaml").read_text(encoding="utf-8")
+mine = Path(tempfile.mkdtemp()) / "potential.yaml"
+changed = text.replace("src_yield_t_dm_ha_a: {value: 7,", "src_yield_t_dm_ha_a: {value: 9,")
+assert changed != text, "the coppice yield entry was not found in potential.yaml"
+mine.write_text(changed, encoding="utf-8")
+richer = parcel_potential(scored, load_parameters(mine))
+print(f"wood: {potential['src_t_dm_a'].sum():,.0f} → {richer['src_t_dm_a'].sum():,.0f} t DM/a")
+
+# %% [markdown]
+# ## The map for planners
+# `landuse run` writes it to `outputs/<region>/map.html` (`outputs/leipzig-wurzen/map.html` for the
+# default region).
+
+# %%
+from landuse.maps import build_map
+
+build_map(suitability.data, layers.data["boundaries"], potential, summary, layers.data.attribution)
