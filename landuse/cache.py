@@ -32,15 +32,15 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 CACHE_DIRNAME = ".landuse-cache"
 
 
-def _module_file(module: str) -> Path | None:
+def _module_file(module: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
     rel = Path(*module.split(".")[1:])
-    for candidate in (PACKAGE_DIR / rel / "__init__.py", (PACKAGE_DIR / rel).with_suffix(".py")):
+    for candidate in (package_dir / rel / "__init__.py", (package_dir / rel).with_suffix(".py")):
         if candidate.is_file():
             return candidate
     return None
 
 
-def _imports(path: Path, module: str) -> set[str]:
+def _imports(path: Path, module: str, package_dir: Path) -> set[str]:
     """Package modules imported anywhere in a source file (absolute and relative imports)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -57,17 +57,19 @@ def _imports(path: Path, module: str) -> set[str]:
                 continue
             found.add(base)
             found |= {f"{base}.{a.name}" for a in node.names}  # `from landuse import technologies`
-    return {m for m in found if _module_file(m) is not None}
+    return {m for m in found if _module_file(m, package_dir) is not None}
 
 
 @functools.cache
-def module_closure(*modules: str) -> tuple[Path, ...]:
+def module_closure(*modules: str, package_dir: Path = PACKAGE_DIR) -> tuple[Path, ...]:
     """Source files of ``modules`` and of every package module they import, transitively.
 
     Parameters
     ----------
     *modules : str
         Dotted module names, e.g. ``"landuse.parcels"``.
+    package_dir : Path
+        Folder of the package's sources (default: this package).
 
     Returns
     -------
@@ -80,20 +82,20 @@ def module_closure(*modules: str) -> tuple[Path, ...]:
         mod = todo.pop()
         if mod in seen:
             continue
-        path = _module_file(mod)
+        path = _module_file(mod, package_dir)
         if path is None:
             continue
         seen[mod] = path
         parts = mod.split(".")
         todo += [".".join(parts[:k]) for k in range(1, len(parts))]  # parent packages run first
-        todo += sorted(_imports(path, mod))
+        todo += sorted(_imports(path, mod, package_dir))
     return tuple(sorted(set(seen.values())))
 
 
-def code_key(*modules: str, extra_files: tuple[Path, ...] = ()) -> str:
+def code_key(*modules: str, extra_files: tuple[Path, ...] = (), package_dir: Path = PACKAGE_DIR) -> str:
     """Checksum of the package code behind ``modules`` (see :func:`module_closure`) and of
     ``extra_files`` (e.g. a technology module outside the package)."""
-    files = [*module_closure(*modules), *extra_files]
+    files = [*module_closure(*modules, package_dir=Path(package_dir)), *extra_files]
     return config_hash(__version__, [(p.name, sha256_file(p)) for p in files])
 
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from landuse.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -31,14 +29,6 @@ WEB_CRS = "EPSG:4326"
 PACKAGE_DIR = Path(__file__).resolve().parent
 REGIONS_DIR = PACKAGE_DIR / "regions"
 DEFAULT_REGION = "leipzig-wurzen"
-
-_REGION_KEYS = {
-    "name", "title", "state", "rule_set", "margin_m", "municipalities", "baseline", "sources", "balance",
-}
-_MUNICIPALITY_KEYS = {"name", "ags", "group", "inhabitants"}
-_BALANCE_KEYS = {"replaced_fuel", "shares"}
-_SOURCE_KEYS = {"boundaries", "osm", "rasters", "files", "parcels"}
-
 
 @dataclass(frozen=True)
 class Municipality:
@@ -101,17 +91,6 @@ def available_regions() -> list[str]:
     return sorted(p.stem for p in REGIONS_DIR.glob("*.yaml"))
 
 
-def _read_yaml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path} must hold a mapping at the top level.")
-    return data
-
-
 def load_region(region: str | os.PathLike = DEFAULT_REGION) -> Region:
     """Load and validate a region configuration.
 
@@ -141,67 +120,25 @@ def load_region(region: str | os.PathLike = DEFAULT_REGION) -> Region:
                 f"Unknown region '{region}'. Known regions: {', '.join(names)}.{hint} "
                 "Or pass the path of a region YAML file."
             )
-    if not path.exists():
-        raise ConfigError(f"Region file {path} does not exist.")
-    raw = _read_yaml(path, "Region file")
-    unknown = set(raw) - _REGION_KEYS
-    if unknown:
-        raise ConfigError(
-            f"Region file {path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_REGION_KEYS)}."
-        )
-    for key in ("name", "municipalities", "sources"):
-        if key not in raw:
-            raise ConfigError(f"Region file {path}: missing required key '{key}'.")
-    munis = []
-    for i, m in enumerate(raw["municipalities"]):
-        if not isinstance(m, dict) or not ({"name", "ags"} & set(m)):
-            raise ConfigError(
-                f"Region file {path}: municipality #{i + 1} needs 'ags' (8-digit key) or 'name'."
-            )
-        bad = set(m) - _MUNICIPALITY_KEYS
-        if bad:
-            raise ConfigError(f"Region file {path}: municipality #{i + 1} has unknown keys {sorted(bad)}.")
-        ags = str(m["ags"]) if m.get("ags") is not None else None
-        if ags is not None and (len(ags) != 8 or not ags.isdigit()):
-            raise ConfigError(
-                f"Region file {path}: municipality #{i + 1} AGS '{ags}' must be 8 digits "
-                "(e.g. 14713000 for Leipzig)."
-            )
-        inhabitants = m.get("inhabitants")
-        if inhabitants is not None and (not isinstance(inhabitants, int) or inhabitants <= 0):
-            raise ConfigError(f"Region file {path}: municipality #{i + 1} inhabitants must be a positive integer.")
-        munis.append(Municipality(name=m.get("name"), ags=ags, group=str(m.get("group", raw["name"])),
-                                  inhabitants=inhabitants))
-    if not munis:
-        raise ConfigError(f"Region file {path}: 'municipalities' is empty.")
-    sources = raw["sources"] or {}
-    bad = set(sources) - _SOURCE_KEYS
-    if bad:
-        raise ConfigError(f"Region file {path}: unknown source(s) {sorted(bad)}; allowed: {sorted(_SOURCE_KEYS)}.")
-    bal = raw.get("balance") or {}
-    bad = set(bal) - _BALANCE_KEYS
-    if bad:
-        raise ConfigError(
-            f"Region file {path}: balance has unknown keys {sorted(bad)}; allowed: {sorted(_BALANCE_KEYS)}.")
-    if bal.get("replaced_fuel", "heating_oil") not in ("heating_oil", "natural_gas"):
-        raise ConfigError(f"Region file {path}: balance.replaced_fuel must be heating_oil or natural_gas.")
-    if any(not 0 < float(x) <= 1 for x in bal.get("shares", [1.0])):
-        raise ConfigError(f"Region file {path}: balance.shares must lie in (0, 1], e.g. [0.1, 0.25, 0.5, 1.0].")
-    margin = float(raw.get("margin_m", 0))
-    if margin < 0:
-        raise ConfigError(f"Region file {path}: margin_m must be >= 0 m, got {margin}.")
+    from landuse import schema
+
+    raw = schema.read_yaml(path, what="Region file")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Region file {path} must hold a mapping at the top level (name, municipalities, sources).")
+    cfg = schema.validate(schema.RegionConfig, raw, path=path)
+    munis = [Municipality(name=m.name, ags=m.ags, group=m.group or cfg.name, inhabitants=m.inhabitants)
+             for m in cfg.municipalities]
     return Region(
-        name=str(raw["name"]),
-        title=str(raw.get("title", raw["name"])),
+        name=cfg.name,
+        title=cfg.title or cfg.name,
         municipalities=munis,
-        margin_m=margin,
+        margin_m=float(cfg.margin_m),
         baseline=raw.get("baseline") or {},
-        sources=sources,
+        sources=raw.get("sources") or {},
         path=path,
-        state=str(raw.get("state", "")),
-        rule_set=str(raw.get("rule_set", "saxony")),
-        balance={"replaced_fuel": bal.get("replaced_fuel", "heating_oil"),
-                 "shares": [float(x) for x in bal.get("shares", [0.1, 0.25, 0.5, 1.0])]},
+        state=cfg.state or "",
+        rule_set=cfg.rule_set or "saxony",
+        balance={"replaced_fuel": cfg.balance.replaced_fuel, "shares": [float(x) for x in cfg.balance.shares]},
         raw=raw,
     )
 

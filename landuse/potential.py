@@ -23,8 +23,10 @@ FUELS = ("heating_oil", "natural_gas")
 
 
 def default_parameters(path=None) -> dict[str, Parameter]:
-    """The potential parameters: the default file, or ``path`` (a user's copy; names are checked)."""
-    return load_parameters(path or PARAMETER_DIR / "potential.yaml")
+    """The potential parameters: the default file, or ``path`` (a user's copy: its names are
+    checked against the default's, and parameters it leaves out keep their default)."""
+    default = PARAMETER_DIR / "potential.yaml"
+    return load_parameters(path or default, defaults=default)
 
 
 def fossil_heat_g_per_kwh(values: Mapping[str, float], fuel: str) -> float:

@@ -16,7 +16,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import yaml
 
 from landuse.config import PACKAGE_DIR, Region
 from landuse.layers import LayerSet
@@ -28,9 +27,13 @@ STATS_RULES = PACKAGE_DIR / "parameters" / "land_statistics.yaml"
 
 
 def load_stats_rules(path: str | os.PathLike = STATS_RULES) -> dict:
-    """The class→category mapping and line widths (m)."""
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """The class→category mapping and line widths (m), validated
+    (:class:`landuse.schema.LandStatisticsConfig`)."""
+    from landuse import schema
+
+    raw = schema.read_yaml(path, what="Land statistics file")
+    schema.validate(schema.LandStatisticsConfig, raw or {}, path=path)
+    return raw
 
 
 def _within(gdf: gpd.GeoDataFrame, area: shapely.Geometry | None) -> gpd.GeoDataFrame:

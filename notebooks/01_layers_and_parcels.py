@@ -54,11 +54,11 @@ print(f"region {region.name} ({region.title}); data {DATA or 'found by the libra
 # whose inputs are unchanged is reused.
 
 # %%
-from landuse.pipeline import run_layers, run_parcels
+from landuse.pipeline import run
 
-layers = run_layers(region, data=DATA, layers_dir=LAYERS)
-parcels = run_parcels(region, layers, OUT, data=DATA)
-pd.DataFrame(layers.data.manifest["layers"]).T
+stages = run(region, data=DATA, layers_dir=LAYERS, out=OUT, until="parcels")
+layers = stages["layers"]
+parcels = stages["parcels"]
 
 # %% [markdown]
 # Where the data came from (checksums, licences, attribution):

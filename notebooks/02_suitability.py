@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 2 · Suitability: exclusions, scores and turbines
 #
-# Rule sets live in `landuse/criteria/{wind,pv,agroforestry}.yaml`: each exclusion has a layer, a
+# Rule sets live beside each technology, `landuse/technologies/<technology>.yaml`: each exclusion has a layer, a
 # buffer (m), unit, range, source and status; each score a curve and a weight. `landuse score`
 # runs the same code; `--criteria DIR` uses your copy of the files, `--scenario NAME` a variant
 # from `scenarios.yaml`.
@@ -54,12 +54,12 @@ print(f"region {region.name} ({region.title}); data {DATA or 'found by the libra
 # turbines of every technology.
 
 # %%
-from landuse.pipeline import run_layers, run_parcels, run_suitability
+from landuse.pipeline import run
 
-layers = run_layers(region, data=DATA, layers_dir=LAYERS)
-parcels = run_parcels(region, layers, OUT, data=DATA)
-suitability = run_suitability(layers, parcels, OUT)
-suitability.summary
+stages = run(region, data=DATA, layers_dir=LAYERS, out=OUT, until="suitability")
+layers = stages["layers"]
+parcels = stages["parcels"]
+suitability = stages["suitability"]
 
 # %% [markdown]
 # Why parcels are excluded for wind (a parcel may carry several reasons):
@@ -74,7 +74,7 @@ scored.loc[scored["candidate"].astype(bool), "wind_reason"].str.split(";").explo
 # %%
 from landuse.maps import build_map
 
-build_map(suitability.data, layers.data["boundaries"], technologies=("wind",),
+build_map(suitability.data, layers.data["boundaries"], technologies=["wind"],
           attribution=layers.data.attribution)
 
 # %% [markdown]
@@ -85,12 +85,14 @@ build_map(suitability.data, layers.data["boundaries"], technologies=("wind",),
 # %%
 import yaml
 
-from landuse.criteria import CRITERIA_DIR, apply_overrides, parse_rule_set
+from landuse import technologies
+from landuse.criteria import apply_overrides, parse_rule_set
 from landuse.suitability import score_technology
 
-raw = yaml.safe_load((CRITERIA_DIR / "wind.yaml").read_text(encoding="utf-8"))
+wind_rules = technologies.get("wind").rules_file  # landuse/technologies/wind.yaml
+raw = yaml.safe_load(wind_rules.read_text(encoding="utf-8"))
 variant = parse_rule_set(apply_overrides(raw, {"exclusions": {"settlement": {"buffer": 750},
-                                                              "building_group": {"buffer": 750}}}))
+                                                              "building_group": {"buffer": 750}}}), wind_rules)
 model = parcels.data
 res = score_technology(model, layers.data, variant)
 print(f"eligible for wind: {scored['wind_eligible_ha'].sum():,.0f} ha at 1000 m, "

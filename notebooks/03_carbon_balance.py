@@ -54,12 +54,13 @@ print(f"region {region.name} ({region.title}); data {DATA or 'found by the libra
 # balance at each share of the potential realised.
 
 # %%
-from landuse.pipeline import run_balance, run_layers, run_parcels, run_suitability
+from landuse.pipeline import run
 
-layers = run_layers(region, data=DATA, layers_dir=LAYERS)
-parcels = run_parcels(region, layers, OUT, data=DATA)
-suitability = run_suitability(layers, parcels, OUT)
-balance = run_balance(region, parcels, suitability, OUT)
+stages = run(region, data=DATA, layers_dir=LAYERS, out=OUT, until="balance")
+layers = stages["layers"]
+parcels = stages["parcels"]
+suitability = stages["suitability"]
+balance = stages["balance"]
 summary, potential = balance.data
 
 # %%
@@ -70,8 +71,10 @@ for share in (0.25, 1.0):
     print(format_balance(summary[summary["share_realised"] == share]))
 
 # %%
-cols = ["pv_avoided_t_co2e_a", "wind_avoided_t_co2e_a", "src_avoided_t_co2e_a", "soil_sequestered_t_co2e_a",
-        "emission_load_t_co2e_a", "coverage_share_low", "coverage_share", "coverage_share_high"]
+from landuse.technologies import total_columns
+
+cols = [*total_columns("avoided"), *total_columns("sequestered"), "emission_load_t_co2e_a", "coverage_share_low",
+        "coverage_share", "coverage_share_high"]
 summary[summary["share_realised"] == 0.25][cols].round(3)
 
 # %% [markdown]
@@ -82,7 +85,7 @@ summary[summary["share_realised"] == 0.25][cols].round(3)
 # municipality's name, to `"x,y"` in EPSG:25833 or to `"lon,lat"`.
 
 # %%
-from landuse.carbon import heating_site, woodchip_chain
+from landuse.woodchips import heating_site, woodchip_chain
 
 SITE = layers.data["boundaries"]["name"].iloc[0]
 scored = suitability.data["parcels"].set_index("parcel_id")
@@ -100,16 +103,18 @@ chain["footprint"].round(2)
 # %%
 import tempfile
 
-from landuse.parameters import PARAMETER_DIR, load_parameters
-from landuse.potential import parcel_potential
+from landuse.criteria import load_rule_sets
+from landuse.parameters import PARAMETER_DIR
+from landuse.potential import default_parameters, parcel_potential
 
 text = (PARAMETER_DIR / "potential.yaml").read_text(encoding="utf-8")
 mine = Path(tempfile.mkdtemp()) / "potential.yaml"
-changed = text.replace("src_yield_t_dm_ha_a: {value: 7,", "src_yield_t_dm_ha_a: {value: 9,")
+changed = text.replace("coppice_yield_t_dm_ha_a: {value: 7,", "coppice_yield_t_dm_ha_a: {value: 9,")
 assert changed != text, "the coppice yield entry was not found in potential.yaml"
 mine.write_text(changed, encoding="utf-8")
-richer = parcel_potential(scored, load_parameters(mine))
-print(f"wood: {potential['src_t_dm_a'].sum():,.0f} → {richer['src_t_dm_a'].sum():,.0f} t DM/a")
+rule_sets = load_rule_sets()
+richer = parcel_potential(scored, rule_sets=rule_sets, params=default_parameters(mine), options=region.balance)
+print(f"wood: {potential['coppice_t_dm_a'].sum():,.0f} → {richer['coppice_t_dm_a'].sum():,.0f} t DM/a")
 
 # %% [markdown]
 # ## The map for planners
@@ -119,4 +124,5 @@ print(f"wood: {potential['src_t_dm_a'].sum():,.0f} → {richer['src_t_dm_a'].sum
 # %%
 from landuse.maps import build_map
 
-build_map(suitability.data, layers.data["boundaries"], potential, summary, layers.data.attribution)
+build_map(suitability.data, layers.data["boundaries"], potential=potential, summary=summary,
+          attribution=layers.data.attribution)

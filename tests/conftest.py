@@ -161,11 +161,30 @@ def tiny_layers(tiny_region, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_run(tiny_region, tmp_path_factory):
     """The whole job on the synthetic region: {stage: StageResult} and the output folder."""
-    from landuse.config import load_region
-    from landuse.pipeline import run_all
+    from landuse.pipeline import run
 
     cfg, data = tiny_region
     base = tmp_path_factory.mktemp("run")
     out = base / "outputs"
-    res = run_all(load_region(cfg), data, base / "layers", out)
+    res = run(cfg, data=data, layers_dir=base / "layers", out=out)
     return res, out
+
+
+def write_thallwitz_region(folder: Path) -> Path:
+    """A one-municipality region (Thallwitz, AGS 14729380) on the default region's data: the
+    default region's sources, no emission load (the balance reports absolute figures)."""
+    import yaml
+
+    raw = yaml.safe_load((REPO / "landuse" / "regions" / "leipzig-wurzen.yaml").read_text(encoding="utf-8"))
+    raw.update(name="thallwitz", title="Thallwitz",
+               municipalities=[{"name": "Thallwitz", "ags": "14729380", "group": "Thallwitz", "inhabitants": 3530}],
+               baseline={"year": 2016, "source": "no load configured (test region)", "groups": {"Thallwitz": {}}})
+    path = folder / "thallwitz.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def thallwitz_region(tmp_path_factory, real_data) -> Path:
+    """Region YAML of Thallwitz alone (real data; skipped without it)."""
+    return write_thallwitz_region(tmp_path_factory.mktemp("thallwitz"))

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import jupytext
 import pytest
-import yaml
-from conftest import REAL_REGION_DATA, REPO
+from conftest import REAL_REGION_DATA, REPO, write_thallwitz_region
 from nbclient import NotebookClient
 
 NOTEBOOK_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
-THALLWITZ = {"name": "Thallwitz", "ags": "14729380", "group": "Thallwitz", "inhabitants": 3530}
 
 
 def test_notebooks_found():
@@ -33,12 +31,8 @@ def notebook_env(tmp_path_factory) -> dict[str, str]:
     if not REAL_REGION_DATA.is_dir():
         pytest.skip(f"real data not found at {REAL_REGION_DATA}")
     base = tmp_path_factory.mktemp("notebooks")
-    raw = yaml.safe_load((REPO / "landuse" / "regions" / "leipzig-wurzen.yaml").read_text(encoding="utf-8"))
-    raw.update(name="thallwitz", title="Thallwitz", municipalities=[THALLWITZ])
-    # one group without an emission load: the balance shows NaN coverage, the cells still run
-    raw["baseline"] = {**raw["baseline"], "groups": {"Thallwitz": {}}}
-    region = base / "thallwitz.yaml"
-    region.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # one group without an emission load: the balance shows absolute figures, the cells still run
+    region = write_thallwitz_region(base)
     for sub in ("layers", "outputs", "tmp", "ipython"):
         (base / sub).mkdir()
     return {
@@ -75,5 +69,5 @@ def test_notebook_runs(path: Path, notebook_env):
     html = [o for o in _outputs(nb) if "text/html" in o.get("data", {})]
     assert html, f"{path.name}: no table or map was shown"
     out = Path(notebook_env["LANDUSE_OUT"])
-    assert (out / "landuse.gpkg").is_file(), "the notebooks write into LANDUSE_OUT"
+    assert (out / ".landuse-cache" / "stages.json").is_file(), "the notebooks write into LANDUSE_OUT"
     assert not (REPO / "outputs" / "thallwitz").exists() and not (REPO / "layers" / "thallwitz.gpkg").exists()

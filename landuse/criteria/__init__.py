@@ -17,18 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from landuse import schema
 from landuse.errors import ConfigError
-from landuse.parameters import validate_entry
+from landuse.parameters import Parameter
 
 CRITERIA_DIR = Path(__file__).resolve().parent
-_SET_KEYS = {"technology", "rule_set", "eligible_classes", "exclusions", "scores"}
-_EXCL_KEYS = {"name", "layer", "where", "buffer", "measured_from", "unit", "low", "high", "status", "source"}
-_SCORE_KEYS = {"name", "attribute", "curve", "map", "weight", "status", "source"}
-_LAYERS = {"landcover", "buildings", "building_groups", "roads", "railways", "waterways", "water_bodies",
-           "protected_areas", "aerodromes", "power_lines", "existing_plants"}
-_STATUSES = {"SRC", "EST", "UNV"}
+#: Derived layers a rule may name besides the canonical ones, with the columns they add.
+DERIVED_LAYERS = {"building_groups": ("buildings", {"group_id": 0, "group_size": 0})}
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -89,11 +84,14 @@ class RuleSet:
     scores: list[Criterion]
     values: dict[str, float] = field(default_factory=dict)
     path: Path | None = None
+    #: The values with their range, unit and source.
+    parameters: dict[str, Parameter] = field(default_factory=dict, repr=False)
 
     def fingerprint(self) -> dict[str, Any]:
         """The parsed rules as plain data (for cache keys: a change in any rule reruns scoring)."""
         d = asdict(self)
         d.pop("path")
+        d.pop("parameters")
         return d
 
     @property
@@ -101,93 +99,113 @@ class RuleSet:
         return max((e.buffer_m for e in self.exclusions), default=0.0)
 
 
-def _value(entry: Any, where: str) -> float:
-    v = float(validate_entry(entry, where))
-    if v < 0:
-        raise ConfigError(f"{where}: value {v} must not be negative.")
-    return v
+def check_where(layer: str, where: str | None, context: str) -> None:
+    """Check a rule's feature filter against the canonical schema of its layer.
+
+    The query runs on an empty frame with the layer's columns, so a misspelt column or a
+    syntax error is reported when the rules are loaded, not as a pandas traceback later.
+
+    Raises
+    ------
+    ConfigError
+        Unknown layer, unknown column (with the closest match) or a query pandas cannot parse.
+    """
+    import pandas as pd
+
+    from landuse.layers import SCHEMA
+
+    base, extra = DERIVED_LAYERS.get(layer, (layer, {}))
+    if base not in SCHEMA:
+        known = sorted([*SCHEMA, *DERIVED_LAYERS])
+        raise ConfigError(f"{context}.layer: unknown layer {layer!r}{schema.did_you_mean(layer, known)} "
+                          f"Layers: {', '.join(known)}.")
+    if not where:
+        return
+    columns = {**SCHEMA[base]["columns"], **extra}
+    frame = pd.DataFrame({c: pd.Series([v], dtype=type(v) if not isinstance(v, str) else object)
+                          for c, v in columns.items()}).iloc[:0]
+    try:
+        frame.query(where)
+    except pd.errors.UndefinedVariableError as exc:
+        name = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
+        raise ConfigError(f"{context}.where: {where!r} reads {name!r}, which layer {layer} lacks."
+                          f"{schema.did_you_mean(name, list(columns))} Columns: {', '.join(columns)}.") from None
+    except Exception as exc:  # noqa: BLE001 - any parse error of pandas' query language
+        raise ConfigError(f"{context}.where: {where!r} is not a valid filter ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). Write it as a pandas query, "
+                          "e.g. \"`class` == 'residential'\".") from None
 
 
-def _check_rule(rule: Any, where: str, allowed: set[str], required: tuple[str, ...]) -> str:
-    """Check a rule's keys; return the rule's description for later messages."""
-    where = f"{where} ({rule.get('name', '?') if isinstance(rule, dict) else rule})"
-    if not isinstance(rule, dict):
-        raise ConfigError(f"{where}: must be a mapping.")
-    bad = set(rule) - allowed
-    if bad:
-        raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(allowed)}.")
-    for key in required:
-        if key not in rule:
-            raise ConfigError(f"{where}: '{key}' is missing.")
-    return where
+def parse_rule_set(raw: Any, path: str | os.PathLike | None = None, *, prefix: str = "") -> RuleSet:
+    """Validate a rule-set mapping (as read from YAML) into a :class:`RuleSet`.
 
+    Besides the schema (:class:`landuse.schema.RuleSetConfig`): the technology is registered,
+    its values are the ones its module reads, layers and ``where`` filters fit the layer
+    schema, and expression buffers lie in their declared range.
 
-def parse_rule_set(raw: dict, path: Path | None = None) -> RuleSet:
-    """Validate a rule-set mapping (as read from YAML) into a :class:`RuleSet`."""
-    src = str(path) if path else "rule set"
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the key path, the value and what is allowed.
+    """
     from landuse import technologies
 
-    tech = raw.get("technology")
-    declared = technologies.get(str(tech)).values
-    values: dict[str, float] = {}
-    for key in set(raw) - _SET_KEYS:
-        entries = raw[key] if isinstance(raw[key], dict) and "value" not in raw[key] else {key: raw[key]}
-        for name, entry in entries.items():
-            if name not in declared:
-                raise ConfigError(f"{src}: unknown value {name!r}; {tech} reads {', '.join(declared) or 'none'}.")
-            values[name] = _value(entry, f"{src}: {key}" + (f".{name}" if name != key else ""))
+    src = str(path) if path else "rule set"
+    cfg = schema.validate(schema.RuleSetConfig, raw, path=src, prefix=prefix)
+    tech = technologies.get(cfg.technology)
+    entries = cfg.values()
+    groups = cfg.value_groups()
+    for name in entries:
+        if name not in tech.values:
+            where = f"{groups[name]}.{name}" if groups.get(name) else name
+            hint = schema.did_you_mean(name, tech.values)
+            raise ConfigError(f"{src}: {prefix}{where}: unknown value for {tech.name}.{hint} "
+                              f"{tech.name} reads: {', '.join(tech.values) or 'none'}.")
+    params = {name: Parameter(float(e.value), float(e.lo), float(e.hi), e.unit, e.source, e.status)
+              for name, e in entries.items()}
+    values = {name: p.value for name, p in params.items()}
     rotor_r = values.get("rotor_diameter_m", 0.0) / 2
-    exclusions, names = [], set()
-    for i, e in enumerate(raw.get("exclusions") or []):
-        where = _check_rule(e, f"{src}: exclusion #{i + 1}", _EXCL_KEYS,
-                            ("name", "layer", "buffer", "unit", "source", "status"))
-        if e["unit"] != "m":
-            raise ConfigError(f"{where}: buffer unit must be 'm', got {e['unit']!r}.")
-        if e["layer"] not in _LAYERS:
-            raise ConfigError(f"{where}: layer {e['layer']!r} unknown; one of {sorted(_LAYERS)}.")
-        if e["status"] not in _STATUSES:
-            raise ConfigError(f"{where}: status must be one of {sorted(_STATUSES)}.")
-        if e["name"] in names:
-            raise ConfigError(f"{where}: duplicate rule name {e['name']!r}.")
-        names.add(e["name"])
-        buffer = evaluate(e["buffer"], values, where)
-        if buffer < 0:
-            raise ConfigError(f"{where}: buffer {buffer} m is negative.")
-        if e.get("measured_from", "tower") == "tower" and rotor_r:
+    exclusions = []
+    for e in cfg.exclusions:
+        context = f"{src}: {prefix}exclusions[{e.name}]"
+        check_where(e.layer, e.where, context)
+        buffer = evaluate(e.buffer, values, f"{context}.buffer")
+        low = e.low if e.low is not None else buffer
+        high = e.high if e.high is not None else buffer
+        if buffer < 0 or not low <= buffer <= high:
+            raise ConfigError(f"{context}.buffer: {e.buffer!r} = {buffer:g} m lies outside its range {low:g}…{high:g} m"
+                              " (change the range with its source, or the value).")
+        if (e.measured_from or "tower") == "tower" and rotor_r:
             # the eligible area is where the rotor may be: a tower distance d leaves d − r for the rotor disc
             buffer = max(buffer - rotor_r, 0.0)
-        exclusions.append(Exclusion(e["name"], e["layer"], e.get("where"), buffer, e["source"], e["status"]))
-    scores = []
-    for i, s in enumerate(raw.get("scores") or []):
-        where = _check_rule(s, f"{src}: score #{i + 1}", _SCORE_KEYS,
-                            ("name", "attribute", "weight", "source", "status"))
-        weight = float(s["weight"])
-        if weight < 0:
-            raise ConfigError(f"{where}: weight {weight} must not be negative.")
-        if ("curve" in s) == ("map" in s):
-            raise ConfigError(f"{where}: give exactly one of 'curve' (points [x, score]) or 'map' (class: score).")
-        curve = mapping = None
-        if "curve" in s:
-            curve = [(float(x), float(y)) for x, y in s["curve"]]
-            if any(b[0] < a[0] for a, b in zip(curve, curve[1:], strict=False)):
-                raise ConfigError(f"{where}: curve x values must increase.")
-            if any(not 0 <= y <= 100 for _, y in curve):
-                raise ConfigError(f"{where}: curve scores must lie in 0…100.")
-        else:
-            mapping = {str(k): float(v) for k, v in s["map"].items()}
-        scores.append(Criterion(s["name"], s["attribute"], weight, curve, mapping))
-    if scores and sum(c.weight for c in scores) <= 0:
-        raise ConfigError(f"{src}: the weights of the scores add up to 0.")
-    return RuleSet(tech, list(raw.get("eligible_classes") or []), exclusions, scores, values, path)
+        exclusions.append(Exclusion(e.name, e.layer, e.where, buffer, e.source, e.status))
+    scores = [Criterion(c.name, c.attribute, float(c.weight),
+                        [(float(x), float(y)) for x, y in c.curve] if c.curve is not None else None,
+                        {str(k): float(v) for k, v in c.map.items()} if c.map is not None else None)
+              for c in cfg.scores]
+    return RuleSet(tech.name, list(cfg.eligible_classes), exclusions, scores, values, Path(path) if path else None,
+                   params)
 
 
 def scenarios(path: str | os.PathLike | None = None) -> dict[str, dict]:
-    """Named rule variants (``scenarios.yaml`` beside the criteria, or ``path``)."""
+    """Named rule variants (``scenarios.yaml`` beside the criteria, or ``path``), validated.
+
+    Returns
+    -------
+    dict
+        Scenario name → ``{"description": ..., <technology>: overrides}``.
+    """
+    from landuse import technologies
+
     path = Path(path) if path else CRITERIA_DIR / "scenarios.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"Scenario file {path} must hold a mapping of scenario names.")
-    return raw
+    cfg = schema.validate(schema.ScenariosFile, schema.read_yaml(path, what="Scenario file") or {}, path=path)
+    out = {}
+    for name, scenario in cfg.root.items():
+        schema.check_names(scenario.technologies(), technologies.names(), path=f"{path}: {name}",
+                           what="technology")
+        out[name] = {"description": scenario.description,
+                     **{t: scenario.override(t) for t in scenario.technologies()}}
+    return out
 
 
 def apply_overrides(raw: dict, override: dict, where: str = "scenario") -> dict:
@@ -198,11 +216,19 @@ def apply_overrides(raw: dict, override: dict, where: str = "scenario") -> dict:
             by_name = {r["name"]: r for r in out.get(key, [])}
             for name, change in value.items():
                 if name not in by_name:
-                    raise ConfigError(f"{where}: no {key[:-1]} named {name!r}; known: {sorted(by_name)}.")
+                    raise ConfigError(f"{where}: no {key[:-1]} named {name!r}{schema.did_you_mean(name, by_name)} "
+                                      f"Known: {', '.join(by_name)}.")
                 by_name[name].update(change)
         else:
-            out[key] = value
+            out[key] = _merge(out.get(key), value)
     return out
+
+
+def _merge(base: Any, change: Any) -> Any:
+    """``change`` over ``base``, mappings merged key by key (a scenario may give only ``value``)."""
+    if isinstance(base, dict) and isinstance(change, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in change.items()}}
+    return change
 
 
 def rule_file(technology: str, criteria: str | os.PathLike | None = None) -> Path:
@@ -225,20 +251,20 @@ def load_rule_set(technology: str, criteria: str | os.PathLike | None = None,
     """Load one technology's rule set from ``criteria`` (a folder or a YAML file) or the default,
     with the overrides of a named ``scenario`` (see ``scenarios.yaml``)."""
     path = rule_file(technology, criteria)
-    if not path.exists():
-        raise ConfigError(f"Criteria file {path} not found.")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Criteria file {path} is not valid YAML: {exc}") from exc
+    raw = schema.read_yaml(path, what="Criteria file")
     if not isinstance(raw, dict):
-        raise ConfigError(f"Criteria file {path} must hold a mapping.")
+        raise ConfigError(f"Criteria file {path} must hold a mapping (technology, eligible_classes, exclusions, "
+                          "scores).")
+    prefix = ""
     if scenario and scenario != "default":
-        known = scenarios(scenario_file(criteria))
+        file = scenario_file(criteria)
+        known = scenarios(file)
         if scenario not in known:
-            raise ConfigError(f"Unknown scenario {scenario!r}; known: {', '.join(known)}.")
-        raw = apply_overrides(raw, known[scenario].get(technology, {}), f"scenario {scenario!r}")
-    rs = parse_rule_set(raw, path)
+            raise ConfigError(f"{file}: unknown scenario {scenario!r}{schema.did_you_mean(scenario, known)} "
+                              f"Known: {', '.join(known)}.")
+        raw = apply_overrides(raw, known[scenario].get(technology, {}), f"{file}: {scenario}.{technology}")
+        prefix = f"scenario {scenario}: "
+    rs = parse_rule_set(raw, path, prefix=prefix)
     if rs.technology != technology:
         raise ConfigError(f"Criteria file {path} is for {rs.technology!r}, expected {technology!r}.")
     return rs
@@ -267,7 +293,7 @@ def load_rule_sets(criteria: str | os.PathLike | None = None, scenario: str | No
     if criteria and not Path(criteria).exists():
         raise ConfigError(f"Criteria {criteria} not found (give a folder of rule files or one rule file).")
     if criteria and Path(criteria).is_file():
-        raw = yaml.safe_load(Path(criteria).read_text(encoding="utf-8"))
+        raw = schema.read_yaml(criteria, what="Criteria file")
         tech = raw.get("technology", "") if isinstance(raw, dict) else ""
         if tech not in names:
             raise ConfigError(f"Criteria file {criteria}: 'technology' must be one of {', '.join(names)}.")

@@ -1,55 +1,17 @@
-"""Parameter files (YAML): every value with unit, range, source and status."""
+"""Parameter files (YAML): every value with unit, range, source and status, validated by
+:class:`landuse.schema.ParameterFile`."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from landuse import schema
 from landuse.errors import ConfigError
 
 PARAMETER_DIR = Path(__file__).resolve().parent
-_ENTRY_KEYS = {"value", "unit", "low", "high", "status", "source", "note"}
-STATUSES = {"SRC", "EST", "UNV"}
-
-
-def validate_entry(entry: Any, where: str) -> float:
-    """Check one parameter entry (``value``, ``unit``, ``source``, ``status``, optional
-    ``low``/``high`` around the value) and return its value; errors name ``where``."""
-    if not isinstance(entry, dict) or "value" not in entry:
-        raise ConfigError(f"{where} needs a mapping with 'value', 'unit', 'source', 'status'.")
-    bad = set(entry) - _ENTRY_KEYS
-    if bad:
-        raise ConfigError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_ENTRY_KEYS)}.")
-    for key in ("unit", "source", "status"):
-        if key not in entry:
-            raise ConfigError(f"{where}: '{key}' is missing.")
-    if entry["status"] not in STATUSES:
-        raise ConfigError(f"{where}: status must be one of {sorted(STATUSES)}, got {entry['status']!r}.")
-    low, high = entry.get("low", entry["value"]), entry.get("high", entry["value"])
-    if not low <= entry["value"] <= high:
-        raise ConfigError(f"{where}: value {entry['value']} lies outside its range {low}…{high}.")
-    return entry["value"]
-
-
-def load_values(path: str | os.PathLike, overrides: dict[str, float] | None = None) -> dict[str, Any]:
-    """Read a flat parameter file and return ``{name: value}``, validating every entry.
-
-    Each entry needs ``value``, ``unit``, ``source`` and ``status``; ``low <= value <= high``
-    where a range is given. ``overrides`` replace values by name (unknown names are an error).
-    """
-    path = Path(path)
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
-    values = {name: validate_entry(entry, f"{path}: parameter '{name}'") for name, entry in raw.items()}
-    for name, value in (overrides or {}).items():
-        if name not in values:
-            raise ConfigError(f"{path}: unknown parameter '{name}'; known: {sorted(values)}.")
-        values[name] = value
-    return values
+STATUSES = set(schema.STATUSES)
 
 
 @dataclass(frozen=True)
@@ -64,17 +26,45 @@ class Parameter:
     status: str
 
 
-def load_parameters(path: str | os.PathLike) -> dict[str, Parameter]:
-    """Read a parameter file with its ranges (validated like :func:`load_values`)."""
+def load_parameters(path: str | os.PathLike, *, defaults: str | os.PathLike | None = None) -> dict[str, Parameter]:
+    """Read a parameter file with its ranges.
+
+    Parameters
+    ----------
+    path : path-like
+        A flat parameter file (``name: {value, unit, low, high, status, source}``).
+    defaults : path-like, optional
+        The file ``path`` is a copy of: names not in it are an error ("did you mean"), names
+        it leaves out keep the default's entry.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the parameter and what is wrong.
+    """
     path = Path(path)
-    load_values(path)  # validation
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
-    return {
-        name: Parameter(float(e["value"]), float(e.get("low", e["value"])), float(e.get("high", e["value"])),
-                        str(e["unit"]), str(e["source"]), str(e["status"]))
-        for name, e in raw.items()
-    }
+    raw = schema.read_yaml(path, what="Parameter file")
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"Parameter file {path} must hold a mapping: name: {{value, unit, low, high, status, "
+                          "source}.")
+    entries = schema.validate(schema.ParameterFile, raw or {}, path=path).root
+    out = {name: Parameter(float(e.value), float(e.lo), float(e.hi), e.unit, e.source, e.status)
+           for name, e in entries.items()}
+    if defaults is not None and Path(defaults).resolve() != path.resolve():
+        base = load_parameters(defaults)
+        schema.check_names(list(out), list(base), path=path)
+        out = {**base, **out}
+    return out
+
+
+def load_values(path: str | os.PathLike, overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """``{name: value}`` of a parameter file; ``overrides`` replace values by name (unknown names
+    are an error)."""
+    values = {name: p.value for name, p in load_parameters(path).items()}
+    if overrides:
+        schema.check_names(list(overrides), list(values), path=path)
+        values.update(overrides)
+    return values
 
 
 def parameter_table(params: dict[str, Parameter]):

@@ -226,8 +226,12 @@ class Technology:
     @property
     def source_files(self) -> list[Path]:
         """Its module and rule file (they enter the cache keys of the stages that use them)."""
-        files = [Path(inspect.getfile(type(self)))]
-        return files + ([Path(self.rules_file)] if self.rules_file else [])
+        try:
+            module = Path(inspect.getfile(type(self)))
+        except TypeError:  # a class whose module is not in sys.modules: its methods know their file
+            code = next(f.__code__ for f in vars(type(self)).values() if hasattr(f, "__code__"))
+            module = Path(code.co_filename)
+        return [module] + ([Path(self.rules_file)] if self.rules_file else [])
 
     def __repr__(self) -> str:
         return f"<Technology {self.name}>"
