@@ -290,19 +290,25 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *, 
             for name, table in tables.items():
                 table.to_excel(xl, sheet_name=name[:31])
             if when is not None:
-                xl.book.properties.created = xl.book.properties.modified = when.to_pydatetime()
+                xl.book.properties.created = when.to_pydatetime()
         if when is not None:
-            _fix_zip_dates(tmp, when.timetuple()[:6])
+            _fix_dates(tmp, when)
     return path
 
 
-def _fix_zip_dates(path: Path, date_time: tuple) -> None:
-    """Rewrite a zip archive with every member dated ``date_time``."""
+def _fix_dates(path: Path, when: pd.Timestamp) -> None:
+    """Rewrite a workbook with every archive member and its 'modified' property dated ``when``
+    (openpyxl stamps the time of saving)."""
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     with zipfile.ZipFile(path) as src:
         members = [(info.filename, src.read(info)) for info in src.infolist()]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for name, data in members:
-            dst.writestr(zipfile.ZipInfo(name, date_time=date_time), data, compress_type=zipfile.ZIP_DEFLATED)
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            dst.writestr(zipfile.ZipInfo(name, date_time=when.timetuple()[:6]), data,
+                         compress_type=zipfile.ZIP_DEFLATED)
 
 
 def export_all(results: dict[str, gpd.GeoDataFrame], out: str | os.PathLike, *, summary: pd.DataFrame | None = None,

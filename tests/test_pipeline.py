@@ -1,0 +1,115 @@
+"""One orchestration path: every command writes the same files for the same inputs; stages
+are reused from the cache and rerun when an input changes; user options win over defaults."""
+
+import filecmp
+import shutil
+
+import pandas as pd
+import pyogrio
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from landuse import technologies
+from landuse.cache import CACHE_DIRNAME
+from landuse.cli import main
+from landuse.criteria import load_rule_sets
+from landuse.parameters import PARAMETER_DIR
+from landuse.pipeline import run
+from landuse.potential import parcel_potential
+
+
+def _cli(*args):
+    result = CliRunner().invoke(main, ["-q", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_export_and_run_give_identical_files(tiny_region, tmp_path):
+    cfg, data = tiny_region
+    common = ["--region", cfg, "--data", data, "--layers-dir", tmp_path / "layers"]
+    _cli("run", *common, "--out", tmp_path / "a")
+    _cli("export", *common, "--out", tmp_path / "b")
+    a, b = tmp_path / "a", tmp_path / "b"
+    files = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file() and CACHE_DIRNAME not in p.parts)
+    names = {p.as_posix() for p in files}
+    assert {"landuse.gpkg", "landuse.xlsx", "summary.csv", "land_stats.csv", "shapefiles/parcels.shp",
+            "shapefiles/fields.csv"} <= names
+    assert not any(n.startswith("map") for n in names)  # export writes no maps
+    different = [n for n in map(str, files) if not filecmp.cmp(a / n, b / n, shallow=False)]
+    assert different == []
+    # the stage results are cached apart; parcels, score and balance write no deliverables
+    assert (b / CACHE_DIRNAME / "stages.json").is_file()
+    _cli("balance", *common, "--out", tmp_path / "c")
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [CACHE_DIRNAME]
+
+
+def test_stages_reused_and_rerun(tiny_region, tmp_path):
+    cfg, data = tiny_region
+    kwargs = {"data": data, "layers_dir": tmp_path / "layers", "out": tmp_path / "out"}
+    first = run(cfg, **kwargs)
+    assert not any(r.reused for r in first.values())
+    second = run(cfg, **kwargs)
+    assert all(r.reused for r in second.values())
+    # a changed rule reruns scoring, balance and outputs only
+    crit = tmp_path / "criteria"
+    crit.mkdir()
+    raw = yaml.safe_load(technologies.get("pv").rules_file.read_text(encoding="utf-8"))
+    raw["eligible_classes"] = ["arable"]  # no PV on the meadow
+    (crit / "pv.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    third = run(cfg, criteria=crit, **kwargs)
+    assert {k: v.reused for k, v in third.items()} == {
+        "layers": True, "parcels": True, "suitability": False, "balance": False, "outputs": False}
+    assert third["suitability"].summary.loc["Region", "pv_eligible_ha"] < \
+        first["suitability"].summary.loc["Region", "pv_eligible_ha"]
+
+
+def test_turbine_size_from_the_rules_in_use(tiny_run):
+    res, _ = tiny_run
+    scored = res["suitability"].data["parcels"].set_index("parcel_id").copy()
+    scored["wind_turbines"] = 0
+    scored.iloc[:3, scored.columns.get_loc("wind_turbines")] = [1, 2, 1]
+    rules = load_rule_sets()
+    rules["wind"].values["rated_power_mw"] = 7.2
+    pot = parcel_potential(scored, rule_sets=rules, options={})
+    assert pot["wind_mw"].sum() == pytest.approx(4 * 7.2)
+
+
+def test_parameters_sheet_from_the_file_in_use(tiny_region, tmp_path):
+    cfg, data = tiny_region
+    text = (PARAMETER_DIR / "potential.yaml").read_text(encoding="utf-8")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(text.replace("coppice_yield_t_dm_ha_a: {value: 7,", "coppice_yield_t_dm_ha_a: {value: 9,"),
+                    encoding="utf-8")
+    out = tmp_path / "out"
+    _cli("export", "--region", cfg, "--data", data, "--layers-dir", tmp_path / "layers", "--out", out,
+         "--parameters", mine)
+    sheet = pd.read_excel(out / "landuse.xlsx", sheet_name="parameters", index_col=0)
+    assert sheet.loc["coppice_yield_t_dm_ha_a", "value"] == 9
+    meta = pyogrio.read_dataframe(out / "landuse.gpkg", layer="metadata").set_index("key")["value"]
+    assert meta["parameters"] == str(mine)
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    region = summary[(summary["level"] == "region") & (summary["share_realised"] == 1.0)].iloc[0]
+    assert region["coppice_t_dm_a"] == pytest.approx(9 * region["coppice_planted_ha"])
+
+
+def test_margin_from_the_rules_in_use(tiny_region, tmp_path):
+    cfg, data = tiny_region
+    crit = tmp_path / "criteria"
+    crit.mkdir()
+    raw = yaml.safe_load(technologies.get("pv").rules_file.read_text(encoding="utf-8"))
+    raw["exclusions"][0].update(buffer=4500, high=5000)  # wider than the region's 3000 m margin
+    (crit / "pv.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    res = run(cfg, data=data, layers_dir=tmp_path / "layers", out=tmp_path / "out", criteria=crit, until="layers")
+    assert res["layers"].data.manifest["margin_m"] == 4500
+    default = run(cfg, data=data, layers_dir=tmp_path / "layers2", out=tmp_path / "out2", until="layers")
+    assert default["layers"].data.manifest["margin_m"] == 3000
+
+
+def test_moved_output_folder_keeps_its_cache(tiny_region, tiny_run, tmp_path):
+    cfg, data = tiny_region
+    res, out = tiny_run
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    again = run(cfg, data=data, layers_dir=res["layers"].files[0].parent, out=moved)
+    assert all(r.reused for r in again.values())
