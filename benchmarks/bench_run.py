@@ -13,7 +13,7 @@ from pathlib import Path
 
 from common import arguments, peak_mb
 
-from landuse.pipeline import run_all
+from landuse.pipeline import run
 
 
 def main() -> None:
@@ -26,13 +26,13 @@ def main() -> None:
             times[name] = time.perf_counter()
 
         t0 = time.perf_counter()
-        run_all(args.region, args.data, base / "layers", base / "outputs", progress=step)
+        run(args.region, data=args.data, layers_dir=base / "layers", out=base / "outputs", progress=step)
         cold = time.perf_counter() - t0
         names = list(times)
         stamps = [times[n] for n in names] + [t0 + cold]
         per_stage = ", ".join(f"{n} {stamps[i + 1] - stamps[i]:.1f} s" for i, n in enumerate(names))
         t0 = time.perf_counter()
-        res = run_all(args.region, args.data, base / "layers", base / "outputs")
+        res = run(args.region, data=args.data, layers_dir=base / "layers", out=base / "outputs")
         warm = time.perf_counter() - t0
         size = (base / "outputs" / "map.html").stat().st_size / 1e6
     peak = peak_mb()

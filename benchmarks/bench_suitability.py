@@ -1,5 +1,6 @@
-"""Time scoring all three technologies (exclusions, scores, PV bands, riparian strips, turbine
-placement) for a region; print wall time per technology, peak memory and results.
+"""Time scoring every registered technology (exclusions, scores and each one's own steps: PV
+bands, riparian strips, turbine placement) for a region; print wall time per technology, peak
+memory and results.
 
 Usage: python benchmarks/bench_suitability.py [--region leipzig-wurzen] [--data DIR]
 Target (issue #4): ≤ 60 s and ≤ 4 GB on 2 cores for all three, placement included.
@@ -29,10 +30,10 @@ def main() -> None:
         res = score_technology(parcels, layers, rules)
         dt = time.perf_counter() - t0
         total += dt
-        extra = f", {len(res['turbines'])} turbines" if "turbines" in res else ""
+        extra = "".join(f", {key} {len(gdf)}" for key, gdf in res.items() if key not in ("table", "eligible"))
         print(f"{tech:13} {dt:6.1f} s, eligible {res['table']['eligible_ha'].sum():9,.0f} ha{extra}")
     peak = peak_mb()
-    print(f"suitability {region.name}: all three {total:.1f} s, peak memory {peak:.0f} MB, {len(parcels):,} parcels")
+    print(f"suitability {region.name}: all technologies {total:.1f} s, peak memory {peak:.0f} MB, {len(parcels):,} parcels")
 
 
 if __name__ == "__main__":

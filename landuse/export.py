@@ -241,10 +241,15 @@ def _gdal_date(timestamp: str):
             os.environ["OGR_CURRENT_DATE"] = old
 
 
-def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.PathLike) -> Path:
+def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.PathLike, *,
+                     timestamp: str | None = None) -> Path:
     """One Shapefile per result layer (EPSG:25833, UTF-8 ``.cpg``, ``.qml``), and ``fields.csv``
-    with layer, short name, long name and unit. The folder is replaced as a whole."""
+    with layer, short name, long name and unit. The folder is replaced as a whole.
+
+    ``timestamp`` (ISO) is the date in the ``.dbf`` headers (default: today).
+    """
     folder = Path(folder)
+    dbf_date = {"DBF_DATE_LAST_UPDATE": timestamp[:10]} if timestamp else {}
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     umask = os.umask(0)
@@ -259,7 +264,8 @@ def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.Path
             for c in out.columns:
                 if out[c].dtype == bool:
                     out[c] = out[c].astype(int)
-            pyogrio.write_dataframe(out, tmp / f"{name}.shp", driver="ESRI Shapefile", encoding="UTF-8")
+            pyogrio.write_dataframe(out, tmp / f"{name}.shp", driver="ESRI Shapefile", encoding="UTF-8",
+                                    layer_options=dbf_date)
             (tmp / f"{name}.qml").write_text(qml_style(name, mapping), encoding="utf-8")
             rows += [{"layer": name, "short_name": mapping[c], "long_name": c, "unit": unit_of(c)} for c in cols]
         pd.DataFrame(rows).to_csv(tmp / "fields.csv", index=False, encoding="utf-8")
@@ -339,7 +345,7 @@ def export_all(results: dict[str, gpd.GeoDataFrame], out: str | os.PathLike, *, 
     """
     out = Path(out)
     paths = {"gpkg": write_geopackage(results, summary, out / "landuse.gpkg", metadata=metadata, timestamp=timestamp),
-             "shapefiles": write_shapefiles(results, out / "shapefiles")}
+             "shapefiles": write_shapefiles(results, out / "shapefiles", timestamp=timestamp)}
     sheets = {}
     if summary is not None:
         paths["summary_csv"] = write_table(summary, out / "summary.csv")

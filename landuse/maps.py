@@ -8,6 +8,7 @@ Leaflet assets are embedded by default, so a map opens offline (tiles aside).
 from __future__ import annotations
 
 import base64
+import copy
 import html
 import logging
 import mimetypes
@@ -327,7 +328,8 @@ def save_map(m: folium.Map, path: str | os.PathLike, *, embed: bool = True) -> P
     Folium gives every element a random id; they are renumbered in order of appearance, so
     the same map gives the same bytes.
     """
-    page = m.get_root().render()
+    # folium adds elements while rendering: render a copy, so a map saved twice gives the same page
+    page = copy.deepcopy(m).get_root().render()
     if embed:
         page = embed_assets(page)
     page = _stable_ids(page)

@@ -1,4 +1,4 @@
-"""Balance against the emission load, monitoring and the wood-chip value chain."""
+"""Balance against the emission load and monitoring (the wood-chip chain: test_woodchips.py)."""
 
 import datetime as dt
 
@@ -6,11 +6,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import box
 
-from landuse.carbon import balance, compare_snapshots, emission_loads, save_snapshot, woodchip_chain
+from landuse.carbon import balance, compare_snapshots, emission_loads, save_snapshot
 from landuse.config import load_region
+from landuse.criteria import load_rule_sets
 from landuse.potential import parcel_potential
+
+#: The default rule sets of every technology (wind: the reference turbine's rated power).
+RULES = load_rule_sets()
 
 
 @pytest.fixture()
@@ -44,7 +48,7 @@ def test_loads(region):
 
 def test_totals_are_sums_and_coverage(region):
     parcels = _parcels()
-    pot = parcel_potential(parcels)
+    pot = parcel_potential(parcels, rule_sets=RULES, options=region.balance)
     table = balance(parcels, pot, region)
     munis = table[table["level"] == "municipality"]
     for col in ("pv_mwp", "wind_mw", "avoided_t_co2e_a", "avoided_t_co2e_a_low", "sequestered_t_co2e_a_high"):
@@ -61,35 +65,14 @@ def test_totals_are_sums_and_coverage(region):
 
 def test_monitoring_snapshot_and_compare(region, tmp_path):
     parcels = _parcels()
-    old = balance(parcels, parcel_potential(parcels), region)
+    old = balance(parcels, parcel_potential(parcels, rule_sets=RULES, options=region.balance), region)
     path = save_snapshot(old, tmp_path, dt.date(2026, 1, 31))
     assert path.name == "balance_2026-01-31.csv"
     parcels.loc["p1", "wind_turbines"] = 3
-    new = balance(parcels, parcel_potential(parcels), region)
+    new = balance(parcels, parcel_potential(parcels, rule_sets=RULES, options=region.balance), region)
     table = compare_snapshots(pd.read_csv(path, index_col=0), new)
     wurzen = table[(table["area"] == "Wurzen") & (table["indicator"] == "wind_turbines")].iloc[0]
     assert (wurzen["old"], wurzen["new"], wurzen["change"], wurzen["change_pct"]) == (2, 3, 1, 50)
     leipzig = table[(table["area"] == "Leipzig") & (table["indicator"] == "pv_mwp")]
     assert list(leipzig["level"]) == ["municipality", "group"] and (leipzig["change"] == 0).all()
 
-
-def test_woodchip_chain_by_hand():
-    parcels = gpd.GeoDataFrame({"class": "arable", "agroforestry_eligible_ha": [10.0, 50.0, 100.0],
-                                "agroforestry_layout": "coppice"},
-                               geometry=[box(1000, 0, 1100, 100), box(3000, 0, 3100, 100), box(9000, 0, 9100, 100)],
-                               crs="EPSG:25833", index=["near", "mid", "far"])
-    pot = parcel_potential(parcels)
-    res = woodchip_chain(parcels, pot, Point(0, 0), heat_demand_mwh_a=1000)
-    t_dm = 1000 / 0.85 / 5.0  # MWh heat → MWh fuel → t DM
-    assert res["t_dm_a"] == pytest.approx(t_dm)
-    assert res["area_needed_ha"] == pytest.approx(t_dm / 7)  # 33.6 ha: the near and the mid parcel
-    assert res["supplying_parcels"] == ["near", "mid"]
-    # area-weighted straight distance (1 km for 10 ha, 3 km for 23.6 ha) × detour 1.3
-    mean = (1.0 * 10 + 3.0 * (t_dm / 7 - 10)) / (t_dm / 7) * 1.3
-    assert res["mean_transport_km"] == pytest.approx(mean)
-    fp = res["footprint"]
-    transport = 2.0 * mean * 100 / 5000  # t fresh/t DM × km × g/tkm / kWh per t DM
-    assert fp.loc["transport", "g_co2e_per_kwh_fuel"] == pytest.approx(transport)
-    assert fp.loc["total", "g_co2e_per_kwh_fuel"] == pytest.approx(7 + 9 + 4 + 3 + transport)
-    assert fp.loc["total", "g_co2e_per_kwh_heat"] == pytest.approx((23 + transport) / 0.85)
-    assert res["saving_t_co2e_a"] == pytest.approx(1000 * (310 / 0.92 - (23 + transport) / 0.85) / 1000)

@@ -25,18 +25,48 @@ def test_unknown_region_suggests():
         load_region("leipzig-wurzn")
 
 
+MUNICIPALITY_HINT = '(give at least one municipality, e.g. - {name: Leipzig, ags: "14713000"})'
+
+
 @pytest.mark.parametrize("text, message", [
-    ("name: x\nmunicipalities: []\nsources: {}\n", "empty"),
-    ("name: x\nmunicipalities: [{ags: '123'}]\nsources: {}\n", "8 digits"),
-    ("name: x\nmunicipalities: [{ags: '14713000'}]\nsources: {}\nfoo: 1\n", "unknown key"),
-    ("name: x\nmunicipalities: [{ags: '14713000'}]\n", "missing required key 'sources'"),
-    ("name: [x\n", "not valid YAML"),
+    ("name: x\nmunicipalities: []\nsources: {}\n",
+     "municipalities: [] must not be empty " + MUNICIPALITY_HINT),
+    ("name: x\nmunicipalities: null\nsources: {}\n",
+     "municipalities: null must be a list " + MUNICIPALITY_HINT),
+    ("name: x\nmunicipalities: [{ags: '123'}]\nsources: {}\n",
+     "municipalities[0].ags: '123' must be 8 digits, the official municipality key (AGS), e.g. \"14713000\" for "
+     "Leipzig"),
+    ("name: x\nmunicipalities: [{ags: '14713000'}]\nsources: {}\nfoo: 1\n",
+     "unknown key 'foo'; allowed: name, title, state, rule_set, margin_m, municipalities, balance, baseline, sources"),
+    ("name: x\nmunicipalities: [{ags: '14713000'}]\n", "'sources' is missing (required)"),
 ])
 def test_bad_region_files(tmp_path, text, message):
     p = tmp_path / "r.yaml"
     p.write_text(text)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError) as info:
         load_region(p)
+    assert str(info.value) == f"{p}: {message}"
+
+
+@pytest.mark.parametrize("text, position, problem", [
+    ("name: [x\n", "2:1", "expected ',' or ']', but got '<stream end>'"),
+    ("name: x\ntitle: Tiny region: east\nmunicipalities: [{ags: '14713000'}]\nsources: {}\n", "2:19",
+     "mapping values are not allowed here"),
+    ("name: x\nmunicipalities:\n\t- {ags: '14713000'}\nsources: {}\n", "3:1",
+     "found character '\\t' that cannot start any token"),
+])
+def test_region_yaml_syntax_gives_file_line_column(tmp_path, text, position, problem):
+    p = tmp_path / "r.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_region(p)
+    assert str(info.value) == f"{p}:{position}: {problem}"
+
+
+def test_missing_region_file(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_region(tmp_path / "nowhere.yaml")
+    assert str(info.value) == f"Region file {tmp_path / 'nowhere.yaml'} not found."
 
 
 def test_data_dir_order(tmp_path, monkeypatch):

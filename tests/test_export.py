@@ -7,16 +7,16 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from landuse.export import RESULT_LAYERS, qml_style, short_names, unit_of, write_shapefiles
+from landuse.export import qml_style, result_layer_names, short_names, unit_of, write_shapefiles
 
 
 def test_geopackage_layers_styles_and_summary(tiny_run):
     res, out = tiny_run
     gpkg = out / "landuse.gpkg"
     layers = set(fiona.listlayers(gpkg))
-    assert set(RESULT_LAYERS) <= layers and {"summary", "layer_styles", "metadata"} <= layers
+    assert set(result_layer_names()) <= layers and {"summary", "layer_styles", "metadata"} <= layers
     mem = res["suitability"].data
-    for name in RESULT_LAYERS:
+    for name in result_layer_names():
         back = gpd.read_file(gpkg, layer=name)
         assert len(back) == len(mem[name]) and back.crs.to_epsg() == 25833, name
     parcels = gpd.read_file(gpkg, layer="parcels")
@@ -25,7 +25,7 @@ def test_geopackage_layers_styles_and_summary(tiny_run):
     with sqlite3.connect(gpkg) as db:
         styles = dict(db.execute("select f_table_name, styleQML from layer_styles").fetchall())
         registered = {r[0] for r in db.execute("select table_name from gpkg_contents")}
-    assert set(RESULT_LAYERS) <= set(styles) and "layer_styles" in registered
+    assert set(result_layer_names()) <= set(styles) and "layer_styles" in registered
     assert 'attr="score"' in styles["pv_eligible"] and "categorizedSymbol" in styles["parcels"]
     summary = gpd.read_file(gpkg, layer="summary")
     assert summary["emission_load_t_co2e_a"].max() == 70_000
@@ -35,7 +35,7 @@ def test_shapefiles_roundtrip(tiny_run):
     res, out = tiny_run
     folder = out / "shapefiles"
     fields = pd.read_csv(folder / "fields.csv")
-    for name in RESULT_LAYERS:
+    for name in result_layer_names():
         for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qml"):
             assert (folder / f"{name}{ext}").exists(), name + ext
         assert (folder / f"{name}.cpg").read_text().strip().upper() in {"UTF-8", "UTF8"}
@@ -94,6 +94,81 @@ def test_interrupted_export_keeps_the_previous_one(tiny_run, tmp_path, monkeypat
 def test_qml_is_xml():
     import xml.etree.ElementTree as ET
 
-    for name in RESULT_LAYERS:
+    for name in result_layer_names():
         root = ET.fromstring(qml_style(name, {"score": "wd_el_sc"}).split("\n", 1)[1])
         assert root.tag == "qgis" and root.find("renderer-v2") is not None
+
+
+STAMP = "2020-01-31T12:00:00Z"  # not today: a date taken from the clock shows
+
+
+@pytest.fixture(scope="module")
+def two_exports(tiny_run, tmp_path_factory):
+    """The same results exported twice with the same timestamp, a second apart by the clock."""
+    import time
+
+    from landuse.criteria import load_rule_sets
+    from landuse.export import export_all
+    from landuse.parameters import parameter_table
+    from landuse.potential import potential_parameters
+
+    res, _ = tiny_run
+    summary, _ = res["balance"].data
+    tables = {"suitability": res["suitability"].summary,
+              "parameters": parameter_table(potential_parameters(load_rule_sets()))}
+    metadata = {"region": "tiny", "crs": "EPSG:25833", "attribution": "; ".join(res["layers"].data.attribution)}
+    base = tmp_path_factory.mktemp("twice")
+    first = export_all(res["suitability"].data, base / "a", summary=summary, tables=tables, metadata=metadata,
+                       timestamp=STAMP)
+    time.sleep(1.1)  # no byte may depend on the clock
+    second = export_all(res["suitability"].data, base / "b", summary=summary, tables=tables, metadata=metadata,
+                        timestamp=STAMP)
+    return res["suitability"].data, first, second
+
+
+def _zip_members(path):
+    """{member: (date, bytes)} of a zip archive (an .xlsx)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return {info.filename: (info.date_time, z.read(info)) for info in z.infolist()}
+
+
+@pytest.mark.parametrize("kind", ["gpkg", "shapefiles", "xlsx"])
+def test_same_inputs_and_timestamp_give_identical_files(two_exports, kind):
+    results, first, second = two_exports
+    if kind == "gpkg":
+        assert first["gpkg"].read_bytes() == second["gpkg"].read_bytes()
+        back = gpd.read_file(first["gpkg"], layer="parcels")
+        assert len(back) == len(results["parcels"]) and back.crs.to_epsg() == 25833
+        assert back["area_ha"].sum() == pytest.approx(results["parcels"]["area_ha"].sum())
+        with sqlite3.connect(first["gpkg"]) as db:
+            changed = {r[0][:19] for r in db.execute("select last_change from gpkg_contents")}
+            styled = {r[0][:19] for r in db.execute("select update_time from layer_styles")}
+        assert changed == styled == {STAMP[:19]}  # the given change date, not the clock's
+    elif kind == "shapefiles":
+        files = sorted(p.name for p in first["shapefiles"].iterdir())
+        assert files == sorted(p.name for p in second["shapefiles"].iterdir())
+        assert {f"{name}{ext}" for name in result_layer_names()
+                for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qml")} | {"fields.csv"} <= set(files)
+        for name in files:
+            assert (first["shapefiles"] / name).read_bytes() == (second["shapefiles"] / name).read_bytes(), name
+        back = gpd.read_file(first["shapefiles"] / "parcels.shp")
+        assert len(back) == len(results["parcels"]) and back.crs.to_epsg() == 25833
+        # bytes 1-3 of a .dbf are its last-update date (years since 1900, month, day): the given
+        # date, or an export of the same inputs on another day gives other bytes
+        for name in result_layer_names():
+            y, m, d = (first["shapefiles"] / f"{name}.dbf").read_bytes()[1:4]
+            assert (1900 + y, m, d) == (2020, 1, 31), f"{name}.dbf dated {1900 + y}-{m:02d}-{d:02d}"
+    else:
+        import openpyxl
+
+        assert first["summary_csv"].read_bytes() == second["summary_csv"].read_bytes()
+        a, b = _zip_members(first["xlsx"]), _zip_members(second["xlsx"])
+        assert list(a) == list(b)
+        assert [m for m in a if a[m] != b[m]] == []  # the workbook parts that differ
+        assert first["xlsx"].read_bytes() == second["xlsx"].read_bytes()
+        sheets = pd.read_excel(first["xlsx"], sheet_name=None)
+        assert {"summary", "suitability", "parameters", "fields"} <= set(sheets)
+        props = openpyxl.load_workbook(first["xlsx"]).properties
+        assert props.created.isoformat()[:19] == props.modified.isoformat()[:19] == STAMP[:19]

@@ -6,7 +6,7 @@ import re
 import pytest
 from browser import CHROMIUM, probe, screenshot
 
-from landuse.maps import ASSETS, STATIC, build_map, embed_assets
+from landuse.maps import ASSETS, STATIC, build_map, embed_assets, save_map
 
 
 def test_maps_written(tiny_run):
@@ -27,13 +27,38 @@ def test_embedded_map_needs_no_network(tiny_run):
 
 def test_popups_carry_scores_reasons_and_estimates(tiny_run):
     res, _ = tiny_run
-    m = build_map(res["suitability"].data, res["layers"].data["boundaries"], res["balance"].data[1],
-                  res["balance"].data[0], ["test"])
+    summary, potential = res["balance"].data
+    m = build_map(res["suitability"].data, res["layers"].data["boundaries"], potential=potential, summary=summary,
+                  attribution=["test"])
     page = m.get_root().render()
-    for text in ("Score (0-100)", "Excluded by", "PV capacity (MWp)", "Wood (t DM/a)", "Heat substitution (t CO2e/a)",
-                 "navigation_aid", "Nordheim", "landuse-panel", "landuse-legend", "Wind score (0-100)",
-                 "Open-space PV excluded by"):
+    for text in ("Score (0-100)", "Excluded by", "PV capacity (MWp)", "Wood (t DM/a)",
+                 "Wood-chip heat: avoided emissions (t CO2e/a)", "navigation_aid", "Nordheim", "landuse-panel",
+                 "landuse-legend", "Wind score (0-100)", "Open-space PV excluded by"):
         assert text in page, text
+
+
+def _tiny_map(res):
+    summary, potential = res["balance"].data
+    return build_map(res["suitability"].data, res["layers"].data["boundaries"], potential=potential, summary=summary,
+                     attribution=res["layers"].data.attribution, title="tiny")
+
+
+@pytest.mark.parametrize("embed", [True, False])
+def test_save_map_twice_gives_identical_bytes(tiny_run, tmp_path, embed):
+    res, _ = tiny_run
+    first, second = _tiny_map(res), _tiny_map(res)  # two builds: folium draws new random ids
+    assert first.get_name() != second.get_name()
+    a = save_map(first, tmp_path / "a.html", embed=embed)
+    c = save_map(second, tmp_path / "c.html", embed=embed)
+    page = a.read_text(encoding="utf-8")
+    assert f"map_{0:032x}" in page and first.get_name() not in page  # ids renumbered in order of appearance
+    # still the whole map: data, panel, legend, and Leaflet inlined only when embedding
+    assert "Nordheim" in page and "landuse-panel" in page and "landuse-legend" in page
+    assert ('<script src="https://' in page) is not embed
+    assert a.stat().st_size > (100_000 if embed else 10_000)
+    assert a.read_bytes() == c.read_bytes()  # two maps of the same inputs
+    b = save_map(first, tmp_path / "b.html", embed=embed)
+    assert a.read_bytes() == b.read_bytes()  # the same map saved again
 
 
 def test_embed_replaces_every_known_asset():

@@ -1,13 +1,18 @@
 """Potential per parcel: each formula against a hand computation, units in the names."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from landuse.parameters import PARAMETER_DIR, load_parameters
-from landuse.potential import C_TO_CO2, parcel_potential, potential_central
+from landuse.criteria import load_rule_sets
+from landuse.parameters import PARAMETER_DIR
+from landuse.potential import C_TO_CO2, parcel_potential, potential_central, potential_parameters
 
-P = {k: v.value for k, v in load_parameters(PARAMETER_DIR / "potential.yaml").items()}
+#: The default rule sets of every technology (the turbine's rated power comes from the wind set).
+RULES = load_rule_sets()
+P = {k: v.value for k, v in potential_parameters(RULES).items()}
 
 
 def _parcels():
@@ -23,7 +28,8 @@ def _parcels():
 
 
 def test_pv_and_wind_by_hand():
-    out = potential_central(_parcels(), P, turbine_mw=5.56)
+    assert RULES["wind"].values["rated_power_mw"] == 5.56  # MW, reference turbine of wind.yaml
+    out = potential_central(_parcels(), P, rule_sets=RULES)
     r = out.loc["pv_wind"]
     # 10 ha / 1.0 ha/MWp = 10 MWp; × 1050 MWh/MWp = 10,500 MWh/a; × (680 − 50) g/kWh = 6,615 t/a
     assert r["pv_mwp"] == pytest.approx(10.0)
@@ -35,43 +41,53 @@ def test_pv_and_wind_by_hand():
     assert r["wind_avoided_t_co2e_a"] == pytest.approx(26_688 * 740.5 / 1000)
     # Agri-PV: 6 ha / 2 ha/MWp = 3 MWp, reported apart from the totals
     assert out.loc["alley", "agri_pv_mwp"] == pytest.approx(3.0)
-    assert out.loc["alley", "avoided_t_co2e_a"] == pytest.approx(out.loc["alley", "src_avoided_t_co2e_a"])
+    assert out.loc["alley", "avoided_t_co2e_a"] == pytest.approx(out.loc["alley", "coppice_avoided_t_co2e_a"])
+
+
+def test_turbine_power_comes_from_the_wind_rule_set():
+    wind = RULES["wind"]
+    bigger = dataclasses.replace(wind, values={**wind.values, "rated_power_mw": 7.2})
+    out = potential_central(_parcels(), P, rule_sets={**RULES, "wind": bigger})
+    # 2 × 7.2 MW = 14.4 MW; × 2400 h = 34,560 MWh/a
+    assert out.loc["pv_wind", "wind_mw"] == pytest.approx(14.4)
+    assert out.loc["pv_wind", "wind_mwh_a"] == pytest.approx(34_560)
+    assert out.loc["pv_wind", "pv_mwp"] == pytest.approx(10.0)  # other technologies untouched
 
 
 def test_coppice_heat_substitution_and_carbon_by_hand():
-    out = potential_central(_parcels(), P, turbine_mw=5.56, fuel="heating_oil")
+    out = potential_central(_parcels(), P, rule_sets=RULES, options={"replaced_fuel": "heating_oil"})
     a = out.loc["alley"]
     planted = 2 + 0.2 * (20 - 2)  # riparian strip + 20 % tree strips on the rest
-    assert a["src_planted_ha"] == pytest.approx(5.6)
-    assert a["src_t_dm_a"] == pytest.approx(planted * 7)  # t DM/a
+    assert a["coppice_planted_ha"] == pytest.approx(5.6)
+    assert a["coppice_t_dm_a"] == pytest.approx(planted * 7)  # t DM/a
     heat = planted * 7 * 5.0 * 0.85  # t DM × MWh/t × efficiency = MWh heat/a
     assert a["heat_mwh_a"] == pytest.approx(heat)
     per_kwh = 310 / 0.92 - 24 / 0.85  # g CO2e per kWh heat: oil replaced, chip chain charged
     assert per_kwh == pytest.approx(309, abs=1)  # PARAMETERS.md: ≈ 309
-    assert a["src_avoided_t_co2e_a"] == pytest.approx(heat * per_kwh / 1000)
+    assert a["coppice_avoided_t_co2e_a"] == pytest.approx(heat * per_kwh / 1000)
     assert a["soil_sequestered_t_co2e_a"] == pytest.approx(planted * 0.24 * C_TO_CO2)  # alley rate
     stock = planted * 0.5 * 4 * 7 * 0.47 * 1.3 * C_TO_CO2  # one-off, t CO2e
     assert a["biomass_stock_t_co2e"] == pytest.approx(stock)
     assert a["sequestered_t_co2e_a"] == pytest.approx(a["soil_sequestered_t_co2e_a"])  # stock not a flow
-    gas = potential_central(_parcels(), P, turbine_mw=5.56, fuel="natural_gas").loc["alley"]
-    assert gas["src_avoided_t_co2e_a"] / heat * 1000 == pytest.approx(225, abs=1)  # PARAMETERS.md ≈ 225
+    gas = potential_central(_parcels(), P, rule_sets=RULES, options={"replaced_fuel": "natural_gas"}).loc["alley"]
+    assert gas["coppice_avoided_t_co2e_a"] / heat * 1000 == pytest.approx(225, abs=1)  # PARAMETERS.md ≈ 225
 
 
 def test_grassland_gets_no_soil_credit_but_biomass():
-    g = potential_central(_parcels(), P, turbine_mw=5.56).loc["grass"]
-    assert g["src_planted_ha"] == 4 and g["src_t_dm_a"] == pytest.approx(28)
+    g = potential_central(_parcels(), P, rule_sets=RULES).loc["grass"]
+    assert g["coppice_planted_ha"] == 4 and g["coppice_t_dm_a"] == pytest.approx(28)
     assert g["soil_sequestered_t_co2e_a"] == 0
     assert g["biomass_stock_t_co2e"] > 0
 
 
 def test_zero_area_gives_zeros_not_nan():
-    out = parcel_potential(_parcels())
+    out = parcel_potential(_parcels(), rule_sets=RULES)
     assert not out.isna().any().any()
     assert (out.loc["empty"] == 0).all()
 
 
 def test_low_central_high_ordered():
-    out = parcel_potential(_parcels())
+    out = parcel_potential(_parcels(), rule_sets=RULES)
     for col in [c for c in out.columns if not c.endswith(("_low", "_high"))]:
         assert (out[f"{col}_low"] <= out[col] + 1e-9).all(), col
         assert (out[col] <= out[f"{col}_high"] + 1e-9).all(), col
@@ -84,8 +100,10 @@ def test_low_central_high_ordered():
 def test_changed_parameter_file_changes_result(tmp_path):
     text = (PARAMETER_DIR / "potential.yaml").read_text(encoding="utf-8")
     changed = tmp_path / "p.yaml"
-    changed.write_text(text.replace("src_yield_t_dm_ha_a: {value: 7,", "src_yield_t_dm_ha_a: {value: 9,"))
-    base = parcel_potential(_parcels())
-    new = parcel_potential(_parcels(), load_parameters(changed))
-    assert new.loc["alley", "src_t_dm_a"] == pytest.approx(base.loc["alley", "src_t_dm_a"] * 9 / 7)
+    new_text = text.replace("coppice_yield_t_dm_ha_a: {value: 7,", "coppice_yield_t_dm_ha_a: {value: 9,")
+    assert new_text != text  # the yield (t DM/ha/a) really changed
+    changed.write_text(new_text, encoding="utf-8")
+    base = parcel_potential(_parcels(), rule_sets=RULES)
+    new = parcel_potential(_parcels(), rule_sets=RULES, params=potential_parameters(RULES, changed))
+    assert new.loc["alley", "coppice_t_dm_a"] == pytest.approx(base.loc["alley", "coppice_t_dm_a"] * 9 / 7)
     assert np.allclose(new["pv_mwp"], base["pv_mwp"])

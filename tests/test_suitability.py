@@ -1,17 +1,19 @@
-"""Suitability: buffers, exclusions with reasons, scores, placement, rule validation."""
+"""Suitability engine (landuse.suitability): buffers, exclusions with reasons, scores, rule
+validation. Technology-specific steps: test_wind.py (turbine placement), test_pv.py (corridor
+bands)."""
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import yaml
 from conftest import X0, Y0
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import Point, box
 
 from landuse.config import WORKING_CRS
 from landuse.criteria import load_rule_set, load_rule_sets, max_buffer_m, parse_rule_set
 from landuse.errors import ConfigError
 from landuse.layers import SCHEMA, LayerSet, conform
-from landuse.placement import place_turbines
 from landuse.suitability import assess, criterion_score, score_technology
 
 SRC = {"unit": "m", "source": "test", "status": "EST"}
@@ -37,6 +39,13 @@ def _wind_rules(buffer=1000):
 def _parcels(*geoms, cls="arable"):
     return gpd.GeoDataFrame({"class": cls, "ags": "1", "municipality": "A"}, geometry=list(geoms),
                             crs=WORKING_CRS, index=[f"p{i}" for i in range(len(geoms))])
+
+
+@pytest.fixture(scope="module")
+def tiny_parcels(tiny_layers):
+    from landuse.parcels import build_parcels
+
+    return build_parcels(tiny_layers)
 
 
 def test_house_at_999_and_1001_m():
@@ -75,49 +84,11 @@ def test_class_exclusion_has_a_reason():
     assert table.loc["p0", "reason"] == "land_cover_forest" and table.loc["p0", "eligible_ha"] == 0
 
 
-def test_turbines_spacing_and_rotor_inside():
-    area = gpd.GeoDataFrame(geometry=[box(0, 0, 3000, 2000)], crs=WORKING_CRS, index=pd_index("p0"))
-    t = place_turbines(area, 160, 5.56, 5, 3, 225)
-    assert len(t) >= 10
-    pts = np.column_stack([t["x"], t["y"]])
-    # rotor inside the eligible area
-    assert shapely.contains(area.geometry.iloc[0], shapely.buffer(t.geometry.values, 80 - 1e-6)).all()
-    # elliptical spacing: in wind coordinates no pair is inside the 5D × 3D ellipse
-    u = np.array([np.sin(np.radians(225)), np.cos(np.radians(225))])
-    v = np.array([u[1], -u[0]])
-    d = pts[:, None, :] - pts[None, :, :]
-    q = ((d @ u) / 800) ** 2 + ((d @ v) / 480) ** 2
-    np.fill_diagonal(q, np.inf)
-    assert q.min() == pytest.approx(1.0)  # neighbours exactly at the minimum spacing
-    assert list(place_turbines(area, 160, 5.56)["turbine_id"]) == list(t["turbine_id"])  # deterministic
-
-
-def pd_index(*names):
+def test_criterion_curves():
     import pandas as pd
 
-    return pd.Index(list(names), name="parcel_id")
-
-
-def test_pv_corridor_bands():
-    motorway = gpd.GeoDataFrame({"class": ["motorway"], "kind": ["motorway"]},
-                                geometry=[LineString([(-1000, 0), (5000, 0)])], crs=WORKING_CRS)
-    rules = load_rule_set("pv")
-    parcel = _parcels(box(0, 40, 1000, 1040))  # 40…1040 m north of the motorway
-    parcel["nfk_mean"] = 100.0
-    res = score_technology(parcel, _layers(roads=motorway), rules)
-    t = res["table"].loc["p0"]
-    assert t["privileged_ha"] == pytest.approx(1000 * 160 / 1e4, rel=1e-3)  # 40…200 m
-    assert t["eeg_corridor_ha"] == pytest.approx(1000 * 300 / 1e4, rel=1e-3)  # 200…500 m
-    assert t["eligible_ha"] == pytest.approx(100, rel=1e-3)
-    sub = (0.16 * 100 + 0.30 * 80 + 0.54 * 30)
-    assert t["sub_eeg_corridor"] == pytest.approx(sub, abs=0.1)
-
-
-def test_criterion_curves():
     rules = load_rule_set("pv")
     soil = next(c for c in rules.scores if c.name == "soil_quality")
-    import pandas as pd
-
     out = criterion_score(pd.Series([0, 60, 120, 180, 400, np.nan]), soil)
     assert out.tolist()[:5] == pytest.approx([100, 100, 60, 20, 20]) and np.isnan(out.iloc[5])
 
@@ -127,29 +98,57 @@ def test_default_rule_sets_and_margin():
     wind = {e.name: e.buffer_m for e in rs["wind"].exclusions}
     assert wind["settlement"] == 1000 - 80  # tower distance minus rotor radius
     assert wind["single_building"] == 2 * 247 - 80
-    assert max_buffer_m() == 3000 - 80
+    assert max_buffer_m(rs) == 3000 - 80
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": -5, **SRC}]}, "negative"),
-    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": 5, "unit": "m", "source": "s"}]}, "'status' is missing"),
-    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": 5, **SRC, "colour": 1}]}, "unknown keys"),
-    ({"exclusions": [{"name": "x", "layer": "roadz", "buffer": 5, **SRC}]}, "layer 'roadz' unknown"),
-    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": "2 * height", **SRC}]}, "unknown name 'height'"),
+    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": -5, **SRC}]},
+     "wind.yaml: exclusions[x].buffer: -5 must be >= 0 (a number of metres >= 0 or an arithmetic expression"),
+    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": 5, "unit": "m", "source": "s"}]},
+     "wind.yaml: exclusions[x]: 'status' is missing (required)"),
+    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": 5, **SRC, "colour": 1}]},
+     "wind.yaml: exclusions[x]: unknown key 'colour'; allowed: name, layer, where, buffer, measured_from, unit, "
+     "low, high, status, source"),
+    ({"exclusions": [{"name": "x", "layer": "roadz", "buffer": 5, **SRC}]},
+     "wind.yaml: exclusions[x].layer: unknown layer 'roadz'"),
+    ({"exclusions": [{"name": "x", "layer": "roads", "buffer": "2 * height", **SRC}]},
+     "wind.yaml: exclusions[x].buffer: unknown name 'height' in '2 * height'"),
     ({"scores": [{"name": "s", "attribute": "a", "weight": -1, "curve": [[0, 1]], "source": "s", "status": "EST"}]},
-     "weight -1.0 must not be negative"),
+     "wind.yaml: scores[s].weight: -1 must be >= 0"),
     ({"scores": [{"name": "s", "attribute": "a", "weight": 1, "curve": [[5, 1], [0, 2]], "source": "s",
-                  "status": "EST"}]}, "must increase"),
-    ({"foo": 1}, "unknown key"),
+                  "status": "EST"}]},
+     "wind.yaml: scores[s].curve[1]: x 0 must be greater than the x 5 before it (curve points go by increasing x)"),
+    ({"foo": 1}, "wind.yaml: foo: 1 must be a parameter entry {value, unit, source, status} or a mapping"),
+    ({"exclusion": []}, "wind.yaml: unknown key 'exclusion'; did you mean 'exclusions'?"),
 ])
 def test_invalid_rule_files(tmp_path, change, message):
     raw = {"technology": "wind", "eligible_classes": ["arable"], **change}
     path = tmp_path / "wind.yaml"
-    import yaml
-
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError) as info:
         load_rule_set("wind", path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and "\n" not in text
+    assert message in text
+
+
+def test_unknown_layer_suggests_the_closest():
+    with pytest.raises(ConfigError, match=r"Did you mean 'roads'\?"):
+        parse_rule_set({"technology": "wind", "eligible_classes": ["arable"],
+                        "exclusions": [{"name": "x", "layer": "roadz", "buffer": 5, **SRC}]})
+
+
+def test_where_is_checked_against_the_layer_schema():
+    with pytest.raises(ConfigError) as info:
+        parse_rule_set({"technology": "wind", "eligible_classes": ["arable"], "exclusions": [
+            {"name": "settlement", "layer": "landcover", "where": "clas == 'residential'", "buffer": 5, **SRC}]})
+    assert str(info.value).startswith(
+        "rule set: exclusions[settlement].where: \"clas == 'residential'\" reads 'clas', which layer landcover lacks. "
+        "Did you mean 'class'?")
+    # the derived layer building_groups has the columns of buildings and its own
+    rules = parse_rule_set({"technology": "wind", "eligible_classes": ["arable"], "exclusions": [
+        {"name": "group", "layer": "building_groups", "where": "group_size >= 5", "buffer": 5, **SRC}]})
+    assert rules.exclusions[0].where == "group_size >= 5"
 
 
 def test_point_features_need_a_buffer():
@@ -162,18 +161,20 @@ def test_point_features_need_a_buffer():
 
 
 def test_scenario_overrides():
+    from landuse.criteria import CRITERIA_DIR
+
     base = {e.name: e.buffer_m for e in load_rule_set("wind").exclusions}
     s750 = {e.name: e.buffer_m for e in load_rule_set("wind", scenario="wind_750m").exclusions}
     assert base["settlement"] - s750["settlement"] == 250 and base["motorway"] == s750["motorway"]
     assert "forest" not in load_rule_set("wind", scenario="wind_no_forest").eligible_classes
-    with pytest.raises(ConfigError, match="Unknown scenario 'nope'"):
+    with pytest.raises(ConfigError) as info:
         load_rule_set("wind", scenario="nope")
+    assert str(info.value).startswith(f"{CRITERIA_DIR / 'scenarios.yaml'}: unknown scenario 'nope'")
+    assert "wind_750m" in str(info.value) and "\n" not in str(info.value)
 
 
-def test_every_exclusion_has_its_reason(tiny_layers):
-    from landuse.parcels import build_parcels
-
-    parcels = build_parcels(tiny_layers)
+def test_every_exclusion_has_its_reason(tiny_layers, tiny_parcels):
+    parcels = tiny_parcels
     for tech, rules in load_rule_sets().items():
         table = score_technology(parcels, tiny_layers, rules)["table"]
         lost = table["eligible_ha"] < parcels["area_ha"] - 1e-6
@@ -183,11 +184,8 @@ def test_every_exclusion_has_its_reason(tiny_layers):
         assert table.loc[~kept, "score"].isna().all(), tech
 
 
-def test_tiny_region_results(tiny_layers):
-    from landuse.parcels import build_parcels
-
-    parcels = build_parcels(tiny_layers)
-    res = score_technology(parcels, tiny_layers, load_rule_set("wind"))
+def test_tiny_region_results(tiny_layers, tiny_parcels):
+    res = score_technology(tiny_parcels, tiny_layers, load_rule_set("wind"))
     # one sliver stays: north of the settlement's 920 m (y 350 + 920), south of the railway's
     # 167 m (y 1450 - 167), west of where the DVOR's 2920 m circle crosses it (x ≈ 2600 - 2232)
     eligible = res["eligible"]
@@ -197,12 +195,3 @@ def test_tiny_region_results(tiny_layers):
     assert maxx == pytest.approx(2600 - np.sqrt(2920**2 - (1283 + 600) ** 2), abs=3)
     assert set(res["table"].loc[eligible.index[0], "reason"].split(";")) == {"settlement", "railway",
                                                                               "navigation_aid"}
-    assert len(res["turbines"]) == 0  # 13 m is too narrow for a 160 m rotor
-    pv = score_technology(parcels, tiny_layers, load_rule_set("pv"))["table"]
-    sw = parcels.index[(parcels["class"] == "arable") & (parcels.geometry.centroid.y < 5_701_000)
-                       & (parcels.geometry.centroid.x < 341_000)][0]
-    # the south-west field (y 600…1000) lies 150…550 m north of the motorway (y 450) and
-    # 450…850 m south of the main railway (y 1450): privileged within 200 m of the motorway
-    # (y < 650), EEG corridor beyond (the motorway's band ends at y 950, the railway's begins there)
-    assert pv.loc[sw, "privileged_ha"] == pytest.approx(898.5 * 50 / 1e4, rel=1e-3)
-    assert pv.loc[sw, "eeg_corridor_ha"] == pytest.approx(898.5 * 350 / 1e4, rel=1e-3)

@@ -1,0 +1,81 @@
+"""Open-space PV (landuse.technologies.pv): EEG corridor bands along motorways and main
+railways, Agri-PV on good farmland, the minimum plant area."""
+
+import geopandas as gpd
+import pytest
+import shapely
+from shapely.geometry import LineString, box
+
+from landuse.config import WORKING_CRS
+from landuse.criteria import load_rule_set
+from landuse.layers import SCHEMA, LayerSet, conform
+from landuse.suitability import score_technology
+
+
+def _layers(**frames) -> LayerSet:
+    layers = {}
+    for name in SCHEMA:
+        gdf = frames.get(name, gpd.GeoDataFrame(geometry=[], crs=WORKING_CRS))
+        layers[name] = conform(gdf, name, "test")
+    return LayerSet(layers=layers)
+
+
+def _parcels(*geoms, cls="arable"):
+    return gpd.GeoDataFrame({"class": cls, "ags": "1", "municipality": "A"}, geometry=list(geoms),
+                            crs=WORKING_CRS, index=[f"p{i}" for i in range(len(geoms))])
+
+
+def _motorway():
+    return gpd.GeoDataFrame({"class": ["motorway"], "kind": ["motorway"]},
+                            geometry=[LineString([(-1000, 0), (5000, 0)])], crs=WORKING_CRS)
+
+
+def test_pv_corridor_bands():
+    rules = load_rule_set("pv")
+    parcel = _parcels(box(0, 40, 1000, 1040))  # 40…1040 m north of the motorway
+    parcel["nfk_mean"] = 100.0
+    res = score_technology(parcel, _layers(roads=_motorway()), rules)
+    t = res["table"].loc["p0"]
+    assert t["privileged_ha"] == pytest.approx(1000 * 160 / 1e4, rel=1e-3)  # 40…200 m
+    assert t["eeg_corridor_ha"] == pytest.approx(1000 * 300 / 1e4, rel=1e-3)  # 200…500 m
+    assert t["eligible_ha"] == pytest.approx(100, rel=1e-3)
+    sub = (0.16 * 100 + 0.30 * 80 + 0.54 * 30)
+    assert t["sub_eeg_corridor"] == pytest.approx(sub, abs=0.1)
+
+
+def test_motorway_building_ban_and_good_soil_for_agri_pv():
+    rules = load_rule_set("pv")
+    # straddling the motorway: its 40 m building ban on both sides is excluded
+    parcels = _parcels(box(0, -500, 1000, 500), box(2000, 1000, 2500, 1200))
+    parcels["nfk_mean"] = [100.0, 200.0]  # the second field is too good for conventional PV (> 180 mm)
+    res = score_technology(parcels, _layers(roads=_motorway()), rules)
+    t = res["table"]
+    assert t.loc["p0", "eligible_ha"] == pytest.approx(1000 * (1000 - 80) / 1e4, rel=1e-3)
+    assert "motorway_building_ban" in t.loc["p0", "reason"] and t.loc["p0", "agri_pv_ha"] == 0
+    assert t.loc["p1", "eligible_ha"] == 0 and t.loc["p1", "agri_pv_ha"] == pytest.approx(10, rel=1e-6)
+    assert "soil_agri_pv_only" in t.loc["p1", "reason"].split(";")
+    agri = res["agri_pv"]
+    assert list(agri.index) == ["p1"] and shapely.equals(agri.geometry.iloc[0], box(2000, 1000, 2500, 1200))
+
+
+def test_minimum_plant_area():
+    rules = load_rule_set("pv")  # min_patch_ha 3
+    parcels = _parcels(box(0, 0, 100, 200), box(1000, 0, 1200, 200))  # 2 ha and 4 ha
+    parcels["nfk_mean"] = 100.0
+    t = score_technology(parcels, _layers(), rules)["table"]
+    assert t.loc["p0", "eligible_ha"] == 0 and t.loc["p0", "excl_min_patch_share"] == 1
+    assert "min_patch" in t.loc["p0", "reason"].split(";") and pytest.approx(4) == t.loc["p1", "eligible_ha"]
+
+
+def test_tiny_region_corridor_bands(tiny_layers):
+    from landuse.parcels import build_parcels
+
+    parcels = build_parcels(tiny_layers)
+    pv = score_technology(parcels, tiny_layers, load_rule_set("pv"))["table"]
+    sw = parcels.index[(parcels["class"] == "arable") & (parcels.geometry.centroid.y < 5_701_000)
+                       & (parcels.geometry.centroid.x < 341_000)][0]
+    # the south-west field (y 600…1000) lies 150…550 m north of the motorway (y 450) and
+    # 450…850 m south of the main railway (y 1450): privileged within 200 m of the motorway
+    # (y < 650), EEG corridor beyond (the motorway's band ends at y 950, the railway's begins there)
+    assert pv.loc[sw, "privileged_ha"] == pytest.approx(898.5 * 50 / 1e4, rel=1e-3)
+    assert pv.loc[sw, "eeg_corridor_ha"] == pytest.approx(898.5 * 350 / 1e4, rel=1e-3)

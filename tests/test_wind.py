@@ -1,0 +1,104 @@
+"""Wind (landuse.technologies.wind): turbine placement with elliptical spacing, rotor inside
+the eligible area, turbines per parcel in the scoring run."""
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import box
+
+from landuse.config import WORKING_CRS
+from landuse.criteria import load_rule_set, parse_rule_set
+from landuse.layers import SCHEMA, LayerSet, conform
+from landuse.suitability import score_technology
+from landuse.technologies.wind import place_turbines
+
+SRC = {"unit": "m", "source": "test", "status": "EST"}
+
+
+def _area(*geoms):
+    return gpd.GeoDataFrame(geometry=list(geoms), crs=WORKING_CRS,
+                            index=pd.Index([f"p{i}" for i in range(len(geoms))], name="parcel_id"))
+
+
+def test_turbines_spacing_and_rotor_inside():
+    area = _area(box(0, 0, 3000, 2000))
+    t = place_turbines(area, rotor_diameter_m=160, rated_power_mw=5.56, spacing_along_d=5, spacing_across_d=3,
+                       main_wind_direction_deg=225)
+    assert len(t) >= 10
+    assert t.crs.to_epsg() == 25833 and (t["parcel_id"] == "p0").all() and (t["rated_power_mw"] == 5.56).all()
+    pts = np.column_stack([t["x"], t["y"]])
+    assert np.allclose(pts, shapely.get_coordinates(t.geometry.values))
+    # rotor inside the eligible area
+    assert shapely.contains(area.geometry.iloc[0], shapely.buffer(t.geometry.values, 80 - 1e-6)).all()
+    # elliptical spacing: in wind coordinates no pair is inside the 5D × 3D ellipse
+    u = np.array([np.sin(np.radians(225)), np.cos(np.radians(225))])
+    v = np.array([u[1], -u[0]])
+    d = pts[:, None, :] - pts[None, :, :]
+    q = ((d @ u) / 800) ** 2 + ((d @ v) / 480) ** 2
+    np.fill_diagonal(q, np.inf)
+    assert q.min() == pytest.approx(1.0)  # neighbours exactly at the minimum spacing
+    # deterministic; the defaults are 5 D along, 3 D across and wind from 225°
+    again = place_turbines(area, rotor_diameter_m=160, rated_power_mw=5.56)
+    assert list(again["turbine_id"]) == list(t["turbine_id"])
+    assert np.array_equal(again[["x", "y"]].to_numpy(), t[["x", "y"]].to_numpy())
+
+
+def test_place_turbines_takes_keywords_only():
+    with pytest.raises(TypeError):
+        place_turbines(_area(box(0, 0, 3000, 2000)), 160, 5.56)  # the old positional call
+
+
+def test_too_narrow_or_empty_gives_no_turbines():
+    # 150 m wide: no tower stands 80 m from both edges
+    assert len(place_turbines(_area(box(0, 0, 3000, 150)), rotor_diameter_m=160, rated_power_mw=5.56)) == 0
+    empty = place_turbines(_area(box(0, 0, 3000, 150)).iloc[:0], rotor_diameter_m=160, rated_power_mw=5.56)
+    assert len(empty) == 0 and {"turbine_id", "parcel_id", "x", "y", "rated_power_mw"} <= set(empty.columns)
+
+
+def test_spacing_holds_across_neighbouring_patches():
+    # two fields 20 m apart (a road between them): turbines keep the spacing across the road
+    area = _area(box(0, 0, 1500, 2000), box(1520, 0, 3000, 2000))
+    t = place_turbines(area, rotor_diameter_m=160, rated_power_mw=5.56)
+    assert set(t["parcel_id"]) == {"p0", "p1"}
+    pts = np.column_stack([t["x"], t["y"]])
+    u = np.array([np.sin(np.radians(225)), np.cos(np.radians(225))])
+    v = np.array([u[1], -u[0]])
+    d = pts[:, None, :] - pts[None, :, :]
+    q = ((d @ u) / 800) ** 2 + ((d @ v) / 480) ** 2
+    np.fill_diagonal(q, np.inf)
+    assert q.min() >= 1 - 1e-9
+    for pid, geom in zip(area.index, area.geometry, strict=True):  # each rotor inside its own field
+        mine = t.geometry[t["parcel_id"] == pid].values
+        assert shapely.contains(geom, shapely.buffer(mine, 80 - 1e-6)).all()
+
+
+def test_turbines_per_parcel_in_the_scoring_run():
+    layers = LayerSet(layers={name: conform(gpd.GeoDataFrame(geometry=[], crs=WORKING_CRS), name, "test")
+                              for name in SCHEMA})
+    rules = parse_rule_set({
+        "technology": "wind", "eligible_classes": ["arable"],
+        "turbine": {"rotor_diameter_m": {"value": 160, **SRC},
+                    "rated_power_mw": {"value": 5.56, **SRC, "unit": "MW"}},
+    })
+    parcels = gpd.GeoDataFrame({"class": ["arable", "forest"], "ags": "1", "municipality": "A"},
+                               geometry=[box(0, 0, 3000, 2000), box(4000, 0, 7000, 2000)], crs=WORKING_CRS,
+                               index=["p0", "p1"])
+    res = score_technology(parcels, layers, rules)
+    turbines, table = res["turbines"], res["table"]
+    assert len(turbines) >= 10 and set(turbines["parcel_id"]) == {"p0"}
+    assert table.loc["p0", "turbines"] == len(turbines) and table.loc["p1", "turbines"] == 0
+    assert (turbines["rated_power_mw"] == 5.56).all()
+    expected = place_turbines(res["eligible"][["geometry"]], rotor_diameter_m=160, rated_power_mw=5.56)
+    assert np.array_equal(turbines[["x", "y"]].to_numpy(), expected[["x", "y"]].to_numpy())
+
+
+def test_tiny_region_sliver_takes_no_turbine(tiny_layers):
+    from landuse.parcels import build_parcels
+
+    res = score_technology(build_parcels(tiny_layers), tiny_layers, load_rule_set("wind"))
+    # the one eligible sliver (y 1270…1283) is 13 m wide: too narrow for a 160 m rotor
+    assert len(res["eligible"]) == 1
+    assert res["eligible"].total_bounds[3] - res["eligible"].total_bounds[1] == pytest.approx(13, abs=0.1)
+    assert len(res["turbines"]) == 0 and res["table"]["turbines"].sum() == 0
