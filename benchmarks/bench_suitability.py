@@ -33,7 +33,8 @@ def main() -> None:
         extra = "".join(f", {key} {len(gdf)}" for key, gdf in res.items() if key not in ("table", "eligible"))
         print(f"{tech:13} {dt:6.1f} s, eligible {res['table']['eligible_ha'].sum():9,.0f} ha{extra}")
     peak = peak_mb()
-    print(f"suitability {region.name}: all technologies {total:.1f} s, peak memory {peak:.0f} MB, {len(parcels):,} parcels")
+    print(f"suitability {region.name}: all technologies {total:.1f} s, peak memory {peak:.0f} MB, "
+          f"{len(parcels):,} parcels")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import geopandas as gpd
 import pandas as pd
 
 from landuse import __version__
-from landuse.io import atomic_path, config_hash, sha256_file, write_json
+from landuse.io import atomic_path, config_hash, make_dir, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +150,9 @@ class Cache:
         """Write frames (GeoDataFrames as GeoParquet) to ``<stage>/<name>.parquet``; the stage's
         previous files are replaced."""
         folder = self.path(stage)
-        if folder.exists():
+        if folder.is_dir():
             shutil.rmtree(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dir(folder)
         paths = []
         for name, frame in frames.items():
             path = folder / f"{name}.parquet"

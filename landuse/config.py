@@ -143,6 +143,25 @@ def load_region(region: str | os.PathLike = DEFAULT_REGION) -> Region:
     )
 
 
+def settings_from_env(root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Run settings from environment variables (for notebooks and scripts that run unedited for
+    any region): ``LANDUSE_REGION`` (name or YAML path; default the default region),
+    ``LANDUSE_DATA`` (unset: found by :func:`resolve_data_dir`), ``LANDUSE_LAYERS`` (default
+    ``<root>/layers``) and ``LANDUSE_OUT`` (default ``<root>/outputs/<region>``).
+
+    Returns
+    -------
+    dict
+        ``region`` (a :class:`Region`), ``data``, ``layers_dir``, ``out``: keyword arguments of
+        :func:`landuse.pipeline.run`.
+    """
+    root = Path(root) if root else repo_root()
+    region = load_region(os.environ.get("LANDUSE_REGION") or DEFAULT_REGION)
+    return {"region": region, "data": os.environ.get("LANDUSE_DATA") or None,
+            "layers_dir": Path(os.environ.get("LANDUSE_LAYERS") or root / "layers"),
+            "out": Path(os.environ.get("LANDUSE_OUT") or root / "outputs" / region.name)}
+
+
 def repo_root() -> Path:
     """The checkout the package runs from (parent of the package directory)."""
     return PACKAGE_DIR.parent

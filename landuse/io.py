@@ -120,18 +120,30 @@ def _keep_dimension(geoms, dims):
     return out
 
 
+def make_dir(folder: str | os.PathLike, *, option: str = "--out") -> Path:
+    """Create a folder (and its parents); a folder that cannot be made is a user error naming
+    the command-line ``option`` that chooses it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LanduseError(f"Cannot write to {folder}: {exc.strerror}. Choose another {option}.") from exc
+    return folder
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, option: str = "--out") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` when the block ends.
 
-    If the block raises, the temporary file is removed and ``path`` stays as it was.
+    If the block raises, the temporary file is removed and ``path`` stays as it was. A folder
+    that cannot be written is a user error naming ``option``.
     """
     path = Path(path)
+    make_dir(path.parent, option=option)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     except OSError as exc:
-        raise LanduseError(f"Cannot write to {path.parent}: {exc.strerror}. Choose another --out.") from exc
+        raise LanduseError(f"Cannot write to {path.parent}: {exc.strerror}. Choose another {option}.") from exc
     os.close(fd)
     os.unlink(tmp)
     tmp_path = Path(tmp)
@@ -143,13 +155,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike) -> Path:
+def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike, *, option: str = "--out") -> Path:
     """Write several layers to one GeoPackage through a temporary file.
 
     An existing file at ``path`` is replaced only once every layer is written.
     """
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, option=option) as tmp:
         for name, gdf in layers.items():
             pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
     return path
@@ -170,10 +182,10 @@ def update_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLik
     return path
 
 
-def write_json(data: Any, path: str | os.PathLike) -> Path:
+def write_json(data: Any, path: str | os.PathLike, *, option: str = "--out") -> Path:
     """Write JSON through a temporary file."""
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, option=option) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return path
 

@@ -435,9 +435,9 @@ def layer_store(
     layerset = build_layers(region, data_dir, raster_dir=raster_dir, rules_margin_m=margin)
     for entry in layerset.manifest["rasters"].values():  # relative to the store: it may be moved
         entry["path"] = os.path.relpath(entry["path"], gpkg.parent)
-    write_layers(layerset.layers, gpkg)
+    write_layers(layerset.layers, gpkg, option="--layers-dir")
     layerset.manifest["gpkg_sha256"] = sha256_file(gpkg)
-    write_json(layerset.manifest, manifest_path)
+    write_json(layerset.manifest, manifest_path, option="--layers-dir")
     log.info("Wrote %s (%s)", gpkg, ", ".join(f"{n} {len(g)}" for n, g in layerset.layers.items()))
     return layerset, False
 

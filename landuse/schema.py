@@ -702,7 +702,21 @@ class Baseline(_Model):
     groups: dict[str, GroupBaseline] = Field(default_factory=dict)
 
 
-class BoundarySource(_Model):
+class _Provenance(_Model):
+    """Where a source's data come from: date, licence and attribution (shown in every output)."""
+
+    date: DateText | None = None
+    licence: str | None = None
+    attribution: str | None = None
+
+
+class _FileProvenance(_Provenance):
+    """A source file: its CRS when the file lacks one, and its provenance."""
+
+    crs: Annotated[str, Hint("e.g. EPSG:25833")] | None = None
+
+
+class BoundarySource(_FileProvenance):
     """Municipality boundaries from a file (e.g. BKG VG250), matched by AGS or name."""
 
     type: Literal["file"] = "file"
@@ -710,10 +724,6 @@ class BoundarySource(_Model):
     ags_field: str = "AGS"
     name_field: str = "GEN"
     layer: str | None = None
-    crs: Annotated[str, Hint("e.g. EPSG:25833")] | None = None
-    date: DateText | None = None
-    licence: str | None = None
-    attribution: str | None = None
 
     @model_validator(mode="after")
     def _has_path(self):
@@ -722,15 +732,12 @@ class BoundarySource(_Model):
         return self
 
 
-class OsmSource(_Model):
+class OsmSource(_Provenance):
     """OpenStreetMap: an OpenMapTiles GeoPackage, an .osm file, an extract (.osm.pbf), or osmnx online."""
 
     type: Literal["openmaptiles", "osm_xml", "osm_file", "osmnx"] = "openmaptiles"
     path: str | None = None
     buildings: str | None = None
-    date: DateText | None = None
-    licence: str | None = None
-    attribution: str | None = None
 
     @model_validator(mode="after")
     def _has_path(self):
@@ -739,33 +746,25 @@ class OsmSource(_Model):
         return self
 
 
-class RasterSource(_Model):
+class RasterSource(_FileProvenance):
     """A raster (soil, climate, DEM...) reprojected into the layer store."""
 
     path: str
     unit: str | None = None
     description: str | None = None
-    crs: Annotated[str, Hint("e.g. EPSG:25833")] | None = None
-    date: DateText | None = None
-    licence: str | None = None
-    attribution: str | None = None
 
 
-class FileSource(_Model):
+class FileSource(_FileProvenance):
     """An official GIS file mapped onto a canonical layer (``sources.files`` manifest entry)."""
 
     layer: str
     path: str
     source_layer: str | None = None
-    crs: Annotated[str, Hint("e.g. EPSG:25833")] | None = None
     class_field: str | None = None
     class_map: ClassMap | None = None
     value: ScalarText | None = None
     name_field: str | None = None
     where: str | None = None
-    date: DateText | None = None
-    licence: str | None = None
-    attribution: str | None = None
 
     @model_validator(mode="after")
     def _one_class(self):
@@ -777,16 +776,12 @@ class FileSource(_Model):
         return self
 
 
-class ParcelSource(_Model):
+class ParcelSource(_FileProvenance):
     """Parcels (ALKIS, InVeKoS field blocks) from a file instead of derived ones."""
 
     path: str
     id_field: str | None = None
     layer: str | None = None
-    crs: Annotated[str, Hint("e.g. EPSG:25833")] | None = None
-    date: DateText | None = None
-    licence: str | None = None
-    attribution: str | None = None
 
 
 class Sources(_Model):

@@ -26,24 +26,16 @@
 
 # %%
 import logging
-import os
 from pathlib import Path
 
 import pandas as pd
 
-from landuse.config import load_region
+from landuse.config import settings_from_env
 
 # Settings come from the environment, so the notebook runs for any region without editing:
-#   LANDUSE_REGION  region name or path of a region YAML (default leipzig-wurzen)
-#   LANDUSE_DATA    data folder (unset: the library finds it, e.g. ../shared/data/<region>)
-#   LANDUSE_LAYERS  layer store folder (default <checkout>/layers)
-#   LANDUSE_OUT     output folder (default <checkout>/outputs/<region name>)
-# Run from notebooks/ or from the checkout.
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-region = load_region(os.environ.get("LANDUSE_REGION") or "leipzig-wurzen")
-DATA = os.environ.get("LANDUSE_DATA") or None
-LAYERS = Path(os.environ.get("LANDUSE_LAYERS") or ROOT / "layers")
-OUT = Path(os.environ.get("LANDUSE_OUT") or ROOT / "outputs" / region.name)
+# LANDUSE_REGION (region name or YAML path), LANDUSE_DATA, LANDUSE_LAYERS, LANDUSE_OUT.
+settings = settings_from_env(Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd())
+region, DATA, LAYERS, OUT = (settings[k] for k in ("region", "data", "layers_dir", "out"))
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 pd.set_option("display.width", 160)
 print(f"region {region.name} ({region.title}); data {DATA or 'found by the library'}; layers {LAYERS}; out {OUT}")
@@ -56,7 +48,7 @@ print(f"region {region.name} ({region.title}); data {DATA or 'found by the libra
 # %%
 from landuse.pipeline import run
 
-stages = run(region, data=DATA, layers_dir=LAYERS, out=OUT, until="balance")
+stages = run(**settings, until="balance")
 layers = stages["layers"]
 parcels = stages["parcels"]
 suitability = stages["suitability"]

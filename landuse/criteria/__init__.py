@@ -117,7 +117,7 @@ def check_where(layer: str, where: str | None, context: str) -> None:
     base, extra = DERIVED_LAYERS.get(layer, (layer, {}))
     if base not in SCHEMA:
         known = sorted([*SCHEMA, *DERIVED_LAYERS])
-        raise ConfigError(f"{context}.layer: unknown layer {layer!r}{schema.did_you_mean(layer, known)} "
+        raise ConfigError(f"{context}.layer: unknown layer {layer!r}.{schema.did_you_mean(layer, known)} "
                           f"Layers: {', '.join(known)}.")
     if not where:
         return
@@ -216,7 +216,7 @@ def apply_overrides(raw: dict, override: dict, where: str = "scenario") -> dict:
             by_name = {r["name"]: r for r in out.get(key, [])}
             for name, change in value.items():
                 if name not in by_name:
-                    raise ConfigError(f"{where}: no {key[:-1]} named {name!r}{schema.did_you_mean(name, by_name)} "
+                    raise ConfigError(f"{where}: no {key[:-1]} named {name!r}.{schema.did_you_mean(name, by_name)} "
                                       f"Known: {', '.join(by_name)}.")
                 by_name[name].update(change)
         else:
@@ -260,7 +260,7 @@ def load_rule_set(technology: str, criteria: str | os.PathLike | None = None,
         file = scenario_file(criteria)
         known = scenarios(file)
         if scenario not in known:
-            raise ConfigError(f"{file}: unknown scenario {scenario!r}{schema.did_you_mean(scenario, known)} "
+            raise ConfigError(f"{file}: unknown scenario {scenario!r}.{schema.did_you_mean(scenario, known)} "
                               f"Known: {', '.join(known)}.")
         raw = apply_overrides(raw, known[scenario].get(technology, {}), f"{file}: {scenario}.{technology}")
         prefix = f"scenario {scenario}: "

@@ -30,10 +30,6 @@ CLASS_COLUMN = {
     "water_bodies": "class", "protected_areas": "type", "aerodromes": "class",
     "power_lines": "class", "existing_plants": "technology", "buildings": "kind",
 }
-_KEYS = {"layer", "path", "source_layer", "crs", "class_field", "class_map", "value",
-         "name_field", "licence", "attribution", "date"}
-
-
 def read_file_source(spec: dict, data_dir: Path) -> tuple[str, gpd.GeoDataFrame]:
     """Read one official file and map it onto its canonical layer.
 
@@ -42,9 +38,6 @@ def read_file_source(spec: dict, data_dir: Path) -> tuple[str, gpd.GeoDataFrame]
     (str, GeoDataFrame)
         Canonical layer name and the features with the layer's class column (file CRS).
     """
-    bad = set(spec) - _KEYS
-    if bad:
-        raise ConfigError(f"sources.files entry {spec.get('path')}: unknown keys {sorted(bad)}.")
     layer = spec.get("layer")
     if layer not in CLASS_COLUMN:
         raise ConfigError(
@@ -54,6 +47,13 @@ def read_file_source(spec: dict, data_dir: Path) -> tuple[str, gpd.GeoDataFrame]
         raise ConfigError(f"sources.files entry for layer {layer}: 'path' is missing.")
     path = data_dir / spec["path"]
     gdf = read_vector(path, layer=spec.get("source_layer"), crs=spec.get("crs"))
+    if spec.get("where"):
+        try:
+            gdf = gdf.query(spec["where"])
+        except Exception as exc:  # noqa: BLE001 - pandas' query errors, named for the user
+            raise ConfigError(f"sources.files entry {spec['path']}: where {spec['where']!r} does not fit the file "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); columns: "
+                              f"{', '.join(c for c in gdf.columns if c != gdf.geometry.name)}.") from None
     if gdf.empty:
         raise DataError(f"{path}: no features; remove the entry or fix the file.")
     column = CLASS_COLUMN[layer]

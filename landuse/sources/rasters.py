@@ -18,6 +18,7 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
+from landuse.io import make_dir
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def reproject_raster(
             "dtype": "float32", "crs": dst_crs, "transform": dst_transform, "nodata": np.nan,
             "compress": "deflate",
         }
-    dst_path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(dst_path.parent, option="--layers-dir")
     tmp = dst_path.with_name(f".{dst_path.name}.tmp")
     with rasterio.open(tmp, "w", **profile) as dst:
         dst.write(data, 1)
