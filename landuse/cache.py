@@ -94,7 +94,22 @@ def module_closure(*modules: str, package_dir: Path = PACKAGE_DIR) -> tuple[Path
 
 def code_key(*modules: str, extra_files: tuple[Path, ...] = (), package_dir: Path = PACKAGE_DIR) -> str:
     """Checksum of the package code behind ``modules`` (see :func:`module_closure`) and of
-    ``extra_files`` (e.g. a technology module outside the package)."""
+    ``extra_files``.
+
+    Parameters
+    ----------
+    *modules : str
+        Dotted module names, e.g. ``"landuse.parcels"``.
+    extra_files : tuple of Path
+        Further source files (e.g. a technology module outside the package).
+    package_dir : Path
+        Folder of the package's sources (default: this package).
+
+    Returns
+    -------
+    str
+        Short hex key; it changes with the package version or any file's content.
+    """
     files = [*module_closure(*modules, package_dir=Path(package_dir)), *extra_files]
     return config_hash(__version__, [(p.name, sha256_file(p)) for p in files])
 

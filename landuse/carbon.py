@@ -33,12 +33,21 @@ def headline_columns() -> list[str]:
     return [o.column for o in technologies.all_outputs() if o.headline] + list(TOTALS)
 
 
-def emission_loads(region: Region, municipalities: pd.DataFrame) -> pd.Series:
-    """Emission load (t CO2e/a) per municipality, group and the region.
+def group_figures(region: Region, municipalities: pd.DataFrame, key: str) -> pd.Series:
+    """A baseline figure (e.g. ``ghg_t_co2e_a``, ``energy_use_mwh_a``) per municipality, group and
+    the region.
 
-    Group figures come from the region's baseline (``ghg_t_co2e_a``). Municipalities of a
-    group with several members get the group's load split by inhabitants (``inhabitants`` in
-    the region config; NaN without them).
+    Group figures come from the region's baseline. Municipalities of a group with several
+    members get the group's figure split by inhabitants (``inhabitants`` in the region config;
+    NaN without them); the region's is the sum when every group has one.
+
+    Parameters
+    ----------
+    region : Region
+    municipalities : DataFrame
+        ``ags`` and ``municipality`` (name) of the municipalities in the parcels.
+    key : str
+        Name of the figure in ``baseline.groups.<group>``.
 
     Returns
     -------
@@ -46,51 +55,83 @@ def emission_loads(region: Region, municipalities: pd.DataFrame) -> pd.Series:
         Indexed by (level, name): level "municipality", "group" or "region" (a group may share
         its name with a municipality, as Leipzig does).
     """
-    groups = {g: v.get("ghg_t_co2e_a") for g, v in (region.baseline.get("groups") or {}).items()}
-    loads = {}
+    groups = {g: (v or {}).get(key) for g, v in (region.baseline.get("groups") or {}).items()}
+    out = {}
     for m in region.municipalities:
         name = municipalities.loc[municipalities["ags"] == m.ags, "municipality"].iloc[0] \
             if m.ags and (municipalities["ags"] == m.ags).any() else m.name
         members = [x for x in region.municipalities if x.group == m.group]
-        group_load = groups.get(m.group)
-        if group_load is None:
-            loads[("municipality", name)] = np.nan
+        figure = groups.get(m.group)
+        if figure is None:
+            out[("municipality", name)] = np.nan
         elif len(members) == 1:
-            loads[("municipality", name)] = float(group_load)
+            out[("municipality", name)] = float(figure)
         else:
             inh = [x.inhabitants for x in members]
-            loads[("municipality", name)] = float(group_load) * m.inhabitants / sum(inh) if all(inh) else np.nan
-    for g, v in groups.items():
-        loads[("group", g)] = float(v) if v is not None else np.nan
+            out[("municipality", name)] = float(figure) * m.inhabitants / sum(inh) if all(inh) else np.nan
+    for g in region.groups:
+        out[("group", g)] = float(groups[g]) if groups.get(g) is not None else np.nan
     known = [v for v in groups.values() if v is not None]
-    loads[("region", "Region")] = float(sum(known)) if len(known) == len(region.groups) else np.nan
-    return pd.Series(loads, dtype=float)
+    out[("region", "Region")] = float(sum(known)) if known and len(known) == len(region.groups) else np.nan
+    return pd.Series(out, dtype=float)
 
 
-def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, share: float = 1.0) -> pd.DataFrame:
-    """The balance: one row per municipality, group and the region.
+def emission_loads(region: Region, municipalities: pd.DataFrame) -> pd.Series:
+    """Emission load (t CO2e/a, territorial baseline) per municipality, group and the region
+    (see :func:`group_figures`)."""
+    return group_figures(region, municipalities, "ghg_t_co2e_a")
+
+
+TIERS = ("realistic", "technical")
+
+
+def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, share: float = 1.0, *,
+            tier: str = "technical") -> pd.DataFrame:
+    """The balance in both accounting frames: one row per municipality, group and the region.
 
     Parameters
     ----------
     parcels : DataFrame
         With ``municipality``, ``ags`` and ``municipality_group``.
     potential : DataFrame
-        From :func:`landuse.potential.parcel_potential` (same index).
+        From :func:`landuse.potential.parcel_potential` (technical tier) or
+        :func:`landuse.allocation.realistic_potential` (realistic tier), same index.
     region : Region
     share : float
         Share of the potential realised (0–1).
+    tier : {"technical", "realistic"}
+        Which potential this is: technical (each technology alone on all its eligible land,
+        an upper bound per technology) or realistic (the allocation, one use per hectare).
 
     Returns
     -------
     DataFrame
-        ``level`` (municipality, group, region), every column of :func:`sum_columns` with
-        ``_low``/``_high``, ``emission_load_t_co2e_a``, ``coverage_share`` (+ ``_low``/``_high``):
-        (avoided + sequestered) / load. Totals equal the sums of their parts.
+        ``level``, ``tier``, ``share_realised``; every column of :func:`sum_columns` with
+        ``_low``/``_high``; the baseline's ``emission_load_t_co2e_a`` and ``energy_use_mwh_a``;
+
+        - avoided-emissions frame (UBA method, outside the territorial balance):
+          ``avoided_t_co2e_a`` + ``sequestered_t_co2e_a`` and ``coverage_avoided_share`` of the load;
+        - territorial frame (BISKO): ``territorial_t_co2e_a`` (what lowers the territorial load:
+          local fossil heat replaced) and ``coverage_territorial_share``; sinks beside it
+          (``sinks_t_co2e_a``); local renewable electricity ``local_electricity_mwh_a`` and its
+          ``electricity_share_of_energy_use``.
+
+        Totals equal the sums of their parts.
     """
     if not 0 <= share <= 1:
         raise ConfigError(f"Share of the potential realised must lie in 0…1, got {share}.")
-    cols = [c for base in sum_columns() for c in (base, f"{base}_low", f"{base}_high") if c in potential.columns]
-    data = potential[cols].fillna(0.0) * share
+    if tier not in TIERS:
+        raise ValueError(f"tier must be one of {TIERS}, got {tier!r}")
+    outputs = technologies.all_outputs()
+    frames = {"territorial_t_co2e_a": [o.column for o in outputs if o.territorial and o.in_total],
+              "local_electricity_mwh_a": [o.column for o in outputs if o.electricity and o.in_total]}
+    data = potential.copy()
+    for name, members in frames.items():
+        for sfx in ("", "_low", "_high"):
+            cols = [m + sfx for m in members if m + sfx in data]
+            data[name + sfx] = data[cols].sum(axis=1) if cols else 0.0
+    cols = [c for base in [*sum_columns(), *frames] for c in (base, f"{base}_low", f"{base}_high") if c in data]
+    data = data[cols].fillna(0.0) * share
     data["municipality"] = parcels["municipality"]
     data["group"] = parcels["municipality_group"]
     order = list(dict.fromkeys(parcels.sort_values("ags")["municipality"]))
@@ -99,12 +140,20 @@ def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, shar
     total = data[cols].sum().to_frame("Region").T
     table = pd.concat([munis, groups, total])
     table.insert(0, "level", ["municipality"] * len(munis) + ["group"] * len(groups) + ["region"])
-    table.insert(1, "share_realised", share)
-    loads = emission_loads(region, parcels[["ags", "municipality"]].drop_duplicates())
-    table["emission_load_t_co2e_a"] = loads.reindex(list(zip(table["level"], table.index, strict=True))).to_numpy()
+    table.insert(1, "tier", tier)
+    table.insert(2, "share_realised", share)
+    municipalities = parcels[["ags", "municipality"]].drop_duplicates()
+    keys = list(zip(table["level"], table.index, strict=True))
+    table["emission_load_t_co2e_a"] = emission_loads(region, municipalities).reindex(keys).to_numpy()
+    table["energy_use_mwh_a"] = group_figures(region, municipalities, "energy_use_mwh_a").reindex(keys).to_numpy()
+    load = table["emission_load_t_co2e_a"]
     for sfx in ("", "_low", "_high"):
-        flow = table[f"avoided_t_co2e_a{sfx}"] + table[f"sequestered_t_co2e_a{sfx}"]
-        table[f"coverage_share{sfx}"] = flow / table["emission_load_t_co2e_a"]
+        table[f"sinks_t_co2e_a{sfx}"] = table[f"sequestered_t_co2e_a{sfx}"]
+        table[f"coverage_avoided_share{sfx}"] = (table[f"avoided_t_co2e_a{sfx}"]
+                                                 + table[f"sequestered_t_co2e_a{sfx}"]) / load
+        table[f"coverage_territorial_share{sfx}"] = table[f"territorial_t_co2e_a{sfx}"] / load
+        table[f"electricity_share_of_energy_use{sfx}"] = table[f"local_electricity_mwh_a{sfx}"] / table[
+            "energy_use_mwh_a"]
     table.index.name = "area"
     return table
 
@@ -113,10 +162,10 @@ def side_by_side(summaries: dict[str, pd.DataFrame], *, columns: list[str] | Non
     """Group and region rows of several balances (rule variants), with every realisation share,
     in one table: rows (rule variant, share, area), columns central value with low/high
     (default: :func:`headline_columns` and the coverage)."""
-    columns = columns or [*headline_columns(), "coverage_share"]
+    columns = columns or [*headline_columns(), "coverage_avoided_share", "coverage_territorial_share"]
     rows = []
     for variant, table in summaries.items():
-        t = table[table["level"] != "municipality"]
+        t = table[(table["level"] != "municipality") & (table.get("tier", "realistic") == "realistic")]
         cols = [c for base in columns for c in (base, f"{base}_low", f"{base}_high") if c in t.columns]
         block = t[["share_realised", *cols]].copy()
         block.insert(0, "rule_variant", variant)
@@ -125,16 +174,61 @@ def side_by_side(summaries: dict[str, pd.DataFrame], *, columns: list[str] | Non
         level=[0, 1], sort_remaining=False)
 
 
+def _pct(x: float) -> str:
+    return "–" if pd.isna(x) else f"{x:.0%}"
+
+
+def frame_table(summary: pd.DataFrame, *, share: float | None = None) -> pd.DataFrame:
+    """The headline in words: rows tier × frame, columns the groups and the region.
+
+    Each cell gives t CO2e/a (or MWh/a) with its share of the load (or of the energy use) and
+    the low–high range, at the largest realisation share (or ``share``).
+    """
+    share = summary["share_realised"].max() if share is None else share
+    rows = {}
+    for tier in TIERS:
+        block = summary[(summary["tier"] == tier) & (summary["share_realised"] == share)
+                        & (summary["level"] != "municipality")]
+        if block.empty:
+            continue
+        frames = {
+            "avoided emissions (t CO2e/a, share of the load)": ("avoided_sum", "coverage_avoided_share"),
+            "territorial: fossil heat replaced (t CO2e/a, share of the load)": ("territorial_t_co2e_a",
+                                                                                "coverage_territorial_share"),
+            "territorial: sinks beside the balance (t CO2e/a)": ("sinks_t_co2e_a", None),
+            "territorial: local electricity (MWh/a, share of energy use)": ("local_electricity_mwh_a",
+                                                                            "electricity_share_of_energy_use"),
+        }
+        for label, (col, ratio) in frames.items():
+            cells = {}
+            for name, row in block.iterrows():
+                value = row["avoided_t_co2e_a"] + row["sequestered_t_co2e_a"] if col == "avoided_sum" else row[col]
+                text = f"{value:,.0f}"
+                if ratio and pd.isna(row[ratio]):
+                    text += " (no baseline figure)"
+                elif ratio:
+                    text += f" ({_pct(row[ratio])}; {_pct(row[ratio + '_low'])}–{_pct(row[ratio + '_high'])})"
+                cells[name] = text
+            rows[(tier, label)] = cells
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index = pd.MultiIndex.from_tuples(out.index, names=["tier", "frame"])
+    return out
+
+
 def format_balance(table: pd.DataFrame) -> str:
-    """A short human-readable summary of the region and group rows, one line per technology."""
+    """A short human-readable summary of the region and group rows of one tier and share, one
+    line per technology, each figure with its frame and unit."""
     lines = []
     for name, row in table[table["level"] != "municipality"].iterrows():
         lines.append(
-            f"{name}: load {row['emission_load_t_co2e_a']:,.0f} t CO2e/a; potential "
-            f"{row['share_realised']:.0%} realised avoids {row['avoided_t_co2e_a']:,.0f} "
-            f"({row['avoided_t_co2e_a_low']:,.0f}–{row['avoided_t_co2e_a_high']:,.0f}) and sequesters "
-            f"{row['sequestered_t_co2e_a']:,.0f} t CO2e/a → covers {row['coverage_share']:.0%} "
-            f"({row['coverage_share_low']:.0%}–{row['coverage_share_high']:.0%})")
+            f"{name} ({row.get('tier', 'technical')} tier, {row['share_realised']:.0%} realised): load "
+            f"{row['emission_load_t_co2e_a']:,.0f} t CO2e/a · avoided emissions {row['avoided_t_co2e_a']:,.0f} "
+            f"({row['avoided_t_co2e_a_low']:,.0f}–{row['avoided_t_co2e_a_high']:,.0f}) + sinks "
+            f"{row['sequestered_t_co2e_a']:,.0f} t CO2e/a = {_pct(row['coverage_avoided_share'])} of the load "
+            f"(avoided frame) · territorial: {row['territorial_t_co2e_a']:,.0f} t CO2e/a = "
+            f"{_pct(row['coverage_territorial_share'])} of the load, local electricity "
+            f"{row['local_electricity_mwh_a']:,.0f} MWh/a = {_pct(row['electricity_share_of_energy_use'])} of the "
+            "energy use")
         for tech in technologies.technologies():
             parts = [f"{o.label} {row[o.column]:,.{min(o.decimals, 1)}f} {o.unit}" for o in tech.outputs
                      if o.column in row.index]
@@ -155,15 +249,18 @@ def save_snapshot(table: pd.DataFrame, folder: str | os.PathLike, date: dt.date 
 
 def compare_snapshots(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """Indicator table: for each area and measure, old, new, change and change in %."""
-    measures = [*headline_columns(), "emission_load_t_co2e_a", "coverage_share"]
-    # a group may share its name with a municipality (Leipzig): rows are keyed by level and area
-    old = old.set_index("level", append=True)
-    new = new.set_index("level", append=True)
+    measures = [*headline_columns(), "territorial_t_co2e_a", "local_electricity_mwh_a", "emission_load_t_co2e_a",
+                "coverage_avoided_share", "coverage_territorial_share"]
+    # a group may share its name with a municipality (Leipzig): rows are keyed by level, tier and area
+    keys = ["level", "tier"] if "tier" in new and "tier" in old else ["level"]
+    old = old.set_index(keys, append=True)
+    new = new.set_index(keys, append=True)
     rows = []
     for key in new.index.append(old.index).unique():
         for m in measures:
             a = float(old[m].get(key, np.nan)) if m in old else np.nan
             b = float(new[m].get(key, np.nan)) if m in new else np.nan
-            rows.append({"area": key[0], "level": key[1], "indicator": m, "old": a, "new": b, "change": b - a,
+            rows.append({"area": key[0], "level": key[1], **({"tier": key[2]} if len(key) > 2 else {}),
+                         "indicator": m, "old": a, "new": b, "change": b - a,
                          "change_pct": 100 * (b - a) / a if a else np.nan})
     return pd.DataFrame(rows)

@@ -201,24 +201,33 @@ def balance(variants: str, snapshot: bool, compare_to: Path | None, **options) -
     """Potential and carbon balance against the emission load."""
     import pandas as pd
 
-    from landuse.carbon import compare_snapshots, format_balance, headline_columns, save_snapshot, side_by_side
+    from landuse.carbon import (
+        compare_snapshots,
+        format_balance,
+        frame_table,
+        headline_columns,
+        save_snapshot,
+        side_by_side,
+    )
     from landuse.io import write_table
     from landuse.pipeline import context
 
     kwargs = _pipeline_kwargs(**options)
     summary = _run(kwargs, until="balance")["balance"].summary
     target = context(**kwargs).target
-    for share, block in summary.groupby("share_realised", sort=True):
-        click.echo(f"-- {share:.0%} of the potential realised")
+    for (tier, share), block in summary.groupby(["tier", "share_realised"], sort=False):
+        click.echo(f"-- {tier} tier, {share:.0%} of the potential realised")
         click.echo(format_balance(block))
-    full = summary[summary["share_realised"] == summary["share_realised"].max()]
+    click.echo(frame_table(summary).to_string())
+    full = summary[(summary["share_realised"] == summary["share_realised"].max()) & (summary["tier"] == "realistic")]
     if variants:
         summaries = {kwargs["scenario"]: summary}
         for name in [v.strip() for v in variants.split(",") if v.strip()]:
             summaries[name] = _run({**kwargs, "scenario": name}, until="balance")["balance"].summary
         table = side_by_side(summaries)
         click.echo("-- rule variants side by side (region)")
-        click.echo(table.xs("Region", level="area")[[*headline_columns(), "coverage_share"]].to_string())
+        click.echo(table.xs("Region", level="area")[[*headline_columns(), "coverage_avoided_share",
+                                                     "coverage_territorial_share"]].to_string())
         click.echo(f"Written: {write_table(table, target / 'scenarios.csv')}")
     if snapshot:
         click.echo(f"Snapshot: {save_snapshot(full, target / 'monitoring')}")
@@ -244,7 +253,8 @@ def woodchips(site: str, demand_mwh: float, fuel: str | None, **options) -> None
 
     kwargs = _pipeline_kwargs(**options)
     res = _run(kwargs, until="balance")
-    _, potential = res["balance"].data
+    _, potential, _ = res["balance"].data
+    potential = potential[potential["tier"] == "technical"].drop(columns="tier")  # all coppice land near the site
     parcels_gdf = res["suitability"].data["parcels"].set_index("parcel_id")
     point = heating_site(site, parcels_gdf, res["layers"].data)
     fuel = fuel or kwargs["region"].balance.get("replaced_fuel", "heating_oil")
@@ -296,13 +306,14 @@ def run(embed: bool, force: bool, **options) -> None:
     t0 = time.perf_counter()
     kwargs = _pipeline_kwargs(**options)
     res = _run(kwargs, embed=embed, force=force)
+    from landuse.carbon import frame_table
+
     click.echo(_stages_line(res))
     summary = res["balance"].summary
-    full = summary[summary["share_realised"] == summary["share_realised"].max()]
-    for name, row in full[full["level"] != "municipality"].iterrows():
-        click.echo(f"  {name:14} load {row['emission_load_t_co2e_a']:>12,.0f} t CO2e/a · covered "
-                   f"{row['coverage_share']:.0%} ({row['coverage_share_low']:.0%}–{row['coverage_share_high']:.0%}) "
-                   f"at {row['share_realised']:.0%} of the potential")
+    share = summary["share_realised"].max()
+    click.echo(f"Balance at {share:.0%} of the potential realised; share of the territorial load "
+               "(t CO2e/a) or of the energy use (MWh/a), low–high:")
+    click.echo(frame_table(summary, share=share).to_string())
     files = ", ".join(p.name + ("/" if p.is_dir() else "") for p in res["outputs"].files)
     click.echo(f"Outputs in {context(**kwargs).target}/: {files} ({time.perf_counter() - t0:.1f} s)")
 

@@ -185,8 +185,19 @@ def resolve_data_dir(region: Region, data: str | os.PathLike | None = None) -> P
     """Find the data directory of a region.
 
     Order: ``data`` argument, ``$LANDUSE_DATA``, ``../shared/data/<region>`` beside the
-    checkout. Returns ``None`` when none of these exists: the caller then fetches
-    OpenStreetMap data online through osmnx.
+    checkout (then beside the working directory).
+
+    Parameters
+    ----------
+    region : Region
+    data : path-like, optional
+        Data directory given by the user (``--data``).
+
+    Returns
+    -------
+    Path or None
+        ``None`` when none of these exists: the caller then fetches OpenStreetMap data online
+        through osmnx.
 
     Raises
     ------

@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 
 def result_layer_names() -> list[str]:
-    """The layers an export writes: ``parcels`` and each registered technology's layers."""
-    return ["parcels", *[name for t in technologies.technologies() for name in t.result_layer_names]]
+    """The layers an export writes: ``parcels``, ``allocation`` (the realistic tier's parcel parts
+    by use) and each registered technology's layers."""
+    return ["parcels", "allocation", *[name for t in technologies.technologies() for name in t.result_layer_names]]
 
 
 #: Word abbreviations for Shapefile field names (10 characters at most); technologies add theirs.
@@ -156,6 +157,13 @@ def qml_style(layer: str, fields: dict[str, str] | None = None) -> str:
                        for i, k in enumerate(CLASS_COLORS))
         syms = "".join(_fill(str(i), c) for i, c in enumerate(CLASS_COLORS.values()))
         renderer = (f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(f("class"))} symbollevels="0">'
+                    f"<categories>{cats}</categories><symbols>{syms}</symbols></renderer-v2>")
+    elif layer == "allocation":
+        techs = technologies.technologies()
+        cats = "".join(f'<category value={quoteattr(t.name)} symbol="{i}" label={quoteattr(t.title)} render="true"/>'
+                       for i, t in enumerate(techs))
+        syms = "".join(_fill(str(i), _rgb(t.color)) for i, t in enumerate(techs))
+        renderer = (f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(f("use"))} symbollevels="0">'
                     f"<categories>{cats}</categories><symbols>{syms}</symbols></renderer-v2>")
     elif spec is None:  # eligible areas: graduated by score
         ranges = "".join(f'<range lower="{lo}" upper="{hi}" symbol="{i}" label="score {lo}-{hi}" render="true"/>'

@@ -120,6 +120,13 @@ def band_shares(areas: np.ndarray, lines: np.ndarray, widths: tuple[float, ...])
 def drop_small_patches(areas: np.ndarray, min_m2: float) -> tuple[np.ndarray, np.ndarray]:
     """Remove patches (contiguous across the areas) smaller than ``min_m2``.
 
+    Parameters
+    ----------
+    areas : ndarray of geometries
+        Polygons in EPSG:25833.
+    min_m2 : float
+        Smallest patch kept (m²); nothing is removed when ≤ 0.
+
     Returns
     -------
     (ndarray, ndarray)
@@ -136,6 +143,23 @@ def drop_small_patches(areas: np.ndarray, min_m2: float) -> tuple[np.ndarray, np
 
 
 def area_frame(index: pd.Index, geoms: np.ndarray, ha: pd.Series, *, column: str = "eligible_ha") -> gpd.GeoDataFrame:
-    """The non-empty geometries with their area column, on the matching part of ``index``."""
+    """The non-empty geometries with their area column, on the matching part of ``index``.
+
+    Parameters
+    ----------
+    index : Index
+        One label per geometry (e.g. parcel ids).
+    geoms : ndarray of geometries
+        In EPSG:25833.
+    ha : Series
+        Area (ha) per geometry, in the same order.
+    column : str
+        Name of the area column.
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:25833, rows with empty geometries dropped.
+    """
     keep = ~shapely.is_empty(geoms)
     return gpd.GeoDataFrame({column: ha.to_numpy()[keep]}, geometry=geoms[keep], crs=WORKING_CRS, index=index[keep])

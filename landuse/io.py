@@ -24,7 +24,19 @@ log = logging.getLogger(__name__)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes."""
+    """SHA-256 of a file's bytes.
+
+    Parameters
+    ----------
+    path : path-like
+    chunk : int
+        Bytes read at a time.
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -34,6 +46,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def read_vector(
     path: str | os.PathLike,
+    *,
     layer: str | None = None,
     crs: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
@@ -52,6 +65,11 @@ def read_vector(
         that has a CRS keeps it.
     bbox, columns
         Passed to :func:`pyogrio.read_dataframe`.
+
+    Returns
+    -------
+    GeoDataFrame
+        In the file's CRS (or ``crs``).
 
     Raises
     ------
@@ -90,6 +108,18 @@ def repair_geometries(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
 
     Repaired geometries keep only parts of the layer's main dimension (a polygon layer
     does not gain stray lines from a repaired bow-tie).
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+    name : str
+        Layer or file name for the log messages.
+
+    Returns
+    -------
+    GeoDataFrame
+        The frame without empty geometries; ``attrs["repaired_geometries"]`` holds the number
+        repaired, if any.
     """
     geom = gdf.geometry.values
     empty = shapely.is_missing(geom) | shapely.is_empty(geom)
@@ -121,8 +151,24 @@ def _keep_dimension(geoms, dims):
 
 
 def make_dir(folder: str | os.PathLike, *, option: str = "--out") -> Path:
-    """Create a folder (and its parents); a folder that cannot be made is a user error naming
-    the command-line ``option`` that chooses it."""
+    """Create a folder (and its parents).
+
+    Parameters
+    ----------
+    folder : path-like
+    option : str
+        Command-line option that chooses the folder, named in the error.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+
+    Raises
+    ------
+    LanduseError
+        The folder cannot be created.
+    """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -135,8 +181,24 @@ def make_dir(folder: str | os.PathLike, *, option: str = "--out") -> Path:
 def atomic_path(path: str | os.PathLike, *, option: str = "--out") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` when the block ends.
 
-    If the block raises, the temporary file is removed and ``path`` stays as it was. A folder
-    that cannot be written is a user error naming ``option``.
+    If the block raises, the temporary file is removed and ``path`` stays as it was.
+
+    Parameters
+    ----------
+    path : path-like
+        Final path; its folder is created.
+    option : str
+        Command-line option that chooses the folder, named in the error.
+
+    Yields
+    ------
+    Path
+        Temporary path in the same folder (not yet created).
+
+    Raises
+    ------
+    LanduseError
+        The folder cannot be created or written.
     """
     path = Path(path)
     make_dir(path.parent, option=option)
@@ -159,6 +221,24 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike
     """Write several layers to one GeoPackage through a temporary file.
 
     An existing file at ``path`` is replaced only once every layer is written.
+
+    Parameters
+    ----------
+    layers : mapping of str to GeoDataFrame
+        Layer name → features.
+    path : path-like
+    option : str
+        Command-line option that chooses the folder, named in the error.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    LanduseError
+        The folder cannot be created or written.
     """
     path = Path(path)
     with atomic_path(path, option=option) as tmp:
@@ -172,6 +252,22 @@ def update_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLik
 
     The file at ``path`` changes only when every layer is written: an interrupted write
     leaves the previous complete file.
+
+    Parameters
+    ----------
+    layers : mapping of str to GeoDataFrame
+        Layer name → features.
+    path : path-like
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    LanduseError
+        The folder cannot be created or written.
     """
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -183,7 +279,26 @@ def update_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLik
 
 
 def write_json(data: Any, path: str | os.PathLike, *, option: str = "--out") -> Path:
-    """Write JSON through a temporary file."""
+    """Write JSON (indented, UTF-8) through a temporary file.
+
+    Parameters
+    ----------
+    data : Any
+        JSON-serialisable; other values are written with ``str``.
+    path : path-like
+    option : str
+        Command-line option that chooses the folder, named in the error.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    LanduseError
+        The folder cannot be created or written.
+    """
     path = Path(path)
     with atomic_path(path, option=option) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
@@ -191,7 +306,23 @@ def write_json(data: Any, path: str | os.PathLike, *, option: str = "--out") -> 
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a table as CSV (UTF-8) through a temporary file."""
+    """Write a table as CSV (UTF-8, with its index) through a temporary file.
+
+    Parameters
+    ----------
+    table : DataFrame
+    path : path-like
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    LanduseError
+        The folder cannot be created or written.
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
         table.to_csv(tmp, encoding="utf-8")

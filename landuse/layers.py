@@ -102,6 +102,25 @@ def conform(gdf: gpd.GeoDataFrame, name: str, source: str = "") -> gpd.GeoDataFr
     Missing columns get their default; extra columns are dropped; geometries of the wrong
     dimension are dropped (a polygon layer keeps only polygons); invalid geometries are
     repaired; the frame is reprojected.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Features in any CRS.
+    name : str
+        Canonical layer, a key of :data:`SCHEMA`.
+    source : str
+        Written to the ``source`` column and named in messages.
+
+    Returns
+    -------
+    GeoDataFrame
+        The layer's columns plus ``source``, in EPSG:25833.
+
+    Raises
+    ------
+    DataError
+        The frame has no CRS.
     """
     spec = SCHEMA[name]
     if gdf.crs is None:
@@ -127,7 +146,18 @@ def conform(gdf: gpd.GeoDataFrame, name: str, source: str = "") -> gpd.GeoDataFr
 
 def required_margin(region: Region, rules_margin_m: float | None = None) -> float:
     """Margin (m) the layers keep around the region: the larger of the region's ``margin_m``
-    and the widest buffer of the rules in use (``rules_margin_m``; default: the default rules').
+    and the widest buffer of the rules in use.
+
+    Parameters
+    ----------
+    region : Region
+    rules_margin_m : float, optional
+        Widest exclusion buffer (m) of the rules in use (default: the default rules').
+
+    Returns
+    -------
+    float
+        Margin in metres.
     """
     if rules_margin_m is None:
         from landuse.criteria import load_rule_sets, max_buffer_m
@@ -147,9 +177,20 @@ def _extent_polygon(bounds, crs) -> shapely.Geometry:
 
 
 def check_coverage(
-    boundaries: gpd.GeoDataFrame, extent: shapely.Geometry, margin_m: float, source: str
+    boundaries: gpd.GeoDataFrame, extent: shapely.Geometry, *, margin_m: float, source: str
 ) -> dict[str, float]:
     """Check that a source's extent covers the region (error) and its margin (warning).
+
+    Parameters
+    ----------
+    boundaries : GeoDataFrame
+        The region's municipalities (``name``), EPSG:25833.
+    extent : shapely.Geometry
+        Area the source covers, EPSG:25833.
+    margin_m : float
+        Margin (m) around the region the source should cover too.
+    source : str
+        Source name for messages (e.g. its path).
 
     Returns
     -------
@@ -219,7 +260,21 @@ def _source_entry(key: str, spec: dict, path: Path | None) -> dict[str, Any]:
 
 def input_fingerprint(region: Region, data_dir: Path | None, margin_m: float) -> dict[str, Any]:
     """Checksums of everything a layer store depends on: input files, config, margin, schema
-    and the package code that builds it."""
+    and the package code that builds it.
+
+    Parameters
+    ----------
+    region : Region
+    data_dir : Path, optional
+        Data directory; ``None`` for online sources (no input files).
+    margin_m : float
+        Margin (m) the store keeps around the region.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable; stored in the manifest and compared to decide whether to rebuild.
+    """
     from landuse.cache import code_key
 
     files = {}
@@ -309,7 +364,8 @@ def build_layers(
         bbox = _bbox_in(crs, aoi)
         buildings = data_dir / osm_spec["buildings"] if osm_spec.get("buildings") else None
         raw = omt.read_openmaptiles(path, buildings, bbox=bbox)
-        coverage = check_coverage(boundaries, _extent_polygon(omt.data_extent(path), crs), margin, str(path))
+        coverage = check_coverage(boundaries, _extent_polygon(omt.data_extent(path), crs), margin_m=margin,
+                                  source=str(path))
         manifest_sources.append(_source_entry("osm", osm_spec, path))
         if buildings is not None:
             manifest_sources.append(_source_entry("osm buildings", osm_spec, buildings))
@@ -389,7 +445,16 @@ def _online(fetch, region: Region, what: str):
 def store_paths(region_name: str, layers_dir: str | os.PathLike | None = None) -> tuple[Path, Path, Path]:
     """Paths of a region's layer store: GeoPackage, manifest and raster folder.
 
-    ``layers_dir`` defaults to ``layers/`` in the working directory.
+    Parameters
+    ----------
+    region_name : str
+    layers_dir : path-like, optional
+        Folder of the store (default ``layers/`` in the working directory).
+
+    Returns
+    -------
+    (Path, Path, Path)
+        ``<region>.gpkg``, ``<region>.manifest.json`` and ``<region>_rasters``.
     """
     base = Path(layers_dir) if layers_dir else Path("layers")
     return base / f"{region_name}.gpkg", base / f"{region_name}.manifest.json", base / f"{region_name}_rasters"
@@ -443,7 +508,26 @@ def layer_store(
 
 
 def read_layers(gpkg: str | os.PathLike, manifest_path: str | os.PathLike | None = None) -> LayerSet:
-    """Read a layer store back into a :class:`LayerSet`."""
+    """Read a layer store back into a :class:`LayerSet`.
+
+    Parameters
+    ----------
+    gpkg : path-like
+        The store's GeoPackage.
+    manifest_path : path-like, optional
+        Default: ``<gpkg stem>.manifest.json`` beside it. Without a manifest the layer set has
+        no rasters and an empty manifest.
+
+    Returns
+    -------
+    LayerSet
+        Raster paths resolved relative to the manifest's folder.
+
+    Raises
+    ------
+    DataError
+        The GeoPackage is missing or lacks a canonical layer.
+    """
     gpkg = Path(gpkg)
     layers = {name: read_vector(gpkg, layer=name) for name in LAYER_NAMES}
     manifest: dict[str, Any] = {}

@@ -102,35 +102,52 @@ def _score_layer(parcels: gpd.GeoDataFrame, tech: Technology, score_cmap: cm.Lin
     )
 
 
+def _share(value: float, whole: float) -> str:
+    return f"{value / whole:.1%}" if whole and whole == whole else "–"
+
+
 def _panel(summary: pd.DataFrame | None, techs: list[Technology], attribution: list[str]) -> str:
-    """HTML of the balance panel (region and groups at the largest realised share)."""
+    """HTML of the balance panel: the realistic tier in both frames, the technical upper bound
+    beside it (groups and region at the largest realised share)."""
     rows = []
     if summary is not None and len(summary):
         full = summary[summary["share_realised"] == summary["share_realised"].max()]
+        tiers = full["tier"] if "tier" in full else pd.Series("technical", index=full.index)
+        real = full[(tiers == "realistic").to_numpy()] if (tiers == "realistic").any() else full
+        tech_rows = full[(tiers == "technical").to_numpy()]
         share = full["share_realised"].iloc[0]
         measures = [(o.label, o.column) for t in techs for o in t.outputs
                     if o.kind in ("avoided", "sequestered") and o.in_total and o.column in full.columns]
-        for name, row in full[full["level"] != "municipality"].iterrows():
+        td = "<td style='text-align:right'>"
+        for name, row in real[real["level"] != "municipality"].iterrows():
             load = row["emission_load_t_co2e_a"]
-            cells = "".join(
-                f"<tr><td>{html.escape(label)}</td><td style='text-align:right'>{row[col]:,.0f}</td>"
-                f"<td style='text-align:right'>{row[col] / load:.1%}</td></tr>" for label, col in measures)
-            total = sum(row[col] for _, col in measures)
-            low = sum(row[f"{col}_low"] for _, col in measures)
-            high = sum(row[f"{col}_high"] for _, col in measures)
+            cells = "".join(f"<tr><td>{html.escape(label)}</td>{td}{row[col]:,.0f}</td>{td}{_share(row[col], load)}"
+                            "</td></tr>" for label, col in measures)
+            total = row["avoided_t_co2e_a"] + row["sequestered_t_co2e_a"]
+            low = row["avoided_t_co2e_a_low"] + row["sequestered_t_co2e_a_low"]
+            high = row["avoided_t_co2e_a_high"] + row["sequestered_t_co2e_a_high"]
+            upper = tech_rows[(tech_rows["level"] == row["level"]).to_numpy() & (tech_rows.index == name)]
+            bound = (upper["avoided_t_co2e_a"] + upper["sequestered_t_co2e_a"]).iloc[0] if len(upper) else None
             rows.append(
-                f"<b>{html.escape(str(name))}</b> · load {load:,.0f} t CO2e/a"
+                f"<b>{html.escape(str(name))}</b> · load {load:,.0f} t CO2e/a (territorial baseline)"
+                "<div style='font-size:10px;color:#555'>Realistic tier (one use per hectare), "
+                "avoided-emissions frame (UBA, grid mix central):</div>"
                 f"<table style='width:100%;font-size:11px'><tr><th></th><th>t CO2e/a</th><th>of load</th></tr>"
-                f"{cells}<tr><td><b>Total</b></td><td style='text-align:right'><b>{total:,.0f}</b></td>"
-                f"<td style='text-align:right'><b>{total / load:.0%}</b></td></tr></table>"
-                f"<div style='font-size:10px;color:#555'>range {low / load:.0%}–{high / load:.0%}</div>")
+                f"{cells}<tr><td><b>Total</b></td>{td}<b>{total:,.0f}</b></td>{td}<b>{_share(total, load)}</b></td>"
+                f"</tr></table><div style='font-size:10px;color:#555'>range {_share(low, load)}–{_share(high, load)}"
+                + (f"; technical upper bound {bound:,.0f} t CO2e/a" if bound is not None else "") + "</div>"
+                "<div style='font-size:11px;margin-top:2px'>Territorial frame (BISKO): fossil heat replaced "
+                f"{row['territorial_t_co2e_a']:,.0f} t CO2e/a = {_share(row['territorial_t_co2e_a'], load)} of the "
+                f"load; sinks {row['sinks_t_co2e_a']:,.0f} t CO2e/a beside it; local electricity "
+                f"{row['local_electricity_mwh_a']:,.0f} MWh/a = "
+                f"{_share(row['local_electricity_mwh_a'], row['energy_use_mwh_a'])} of the energy use</div>")
         head = f"Balance: {share:.0%} of the potential realised"
     else:
         head = "Balance: not computed"
     sources = " · ".join(html.escape(a) for a in attribution)
     return (
         "<div id='landuse-panel' style='position:fixed;bottom:24px;left:10px;z-index:9999;background:white;"
-        "padding:8px 10px;border:1px solid #888;border-radius:4px;max-width:300px;max-height:60%;overflow:auto;"
+        "padding:8px 10px;border:1px solid #888;border-radius:4px;max-width:320px;max-height:60%;overflow:auto;"
         f"font:12px sans-serif'><div style='font-weight:bold;margin-bottom:4px'>{head}</div>{''.join(rows)}"
         f"<div style='font-size:10px;color:#555;margin-top:4px'>Data: {sources}</div></div>")
 

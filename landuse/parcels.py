@@ -158,7 +158,28 @@ def derive_parcels(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDat
 
 def read_parcel_file(spec: dict, data_dir: Path, layers: LayerSet) -> gpd.GeoDataFrame:
     """Parcels from a file (ALKIS, InVeKoS field blocks): reprojected, repaired, overlaps flagged,
-    cut at municipal borders, land-cover class by the largest share of area."""
+    cut at municipal borders, land-cover class by the largest share of area.
+
+    Parameters
+    ----------
+    spec : dict
+        ``sources.parcels`` of the region config: ``path`` (relative to ``data_dir``), optional
+        ``layer``, ``crs``, ``id_field``.
+    data_dir : Path
+    layers : LayerSet
+        Canonical layers (``landcover``, ``boundaries``).
+
+    Returns
+    -------
+    GeoDataFrame
+        Single polygons in EPSG:25833 with ``overlaps``, ``class``, ``subclass``, ``ags``,
+        ``municipality``, ``municipality_group`` and the ``id_field`` column if given.
+
+    Raises
+    ------
+    DataError
+        The file is missing, unreadable, lacks the layer, or has no CRS and none is given.
+    """
     path = data_dir / spec["path"]
     gdf = read_vector(path, layer=spec.get("layer"), crs=spec.get("crs"))
     n_in = len(gdf)
@@ -187,6 +208,13 @@ def read_parcel_file(spec: dict, data_dir: Path, layers: LayerSet) -> gpd.GeoDat
 def building_groups(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDataFrame:
     """Buildings outside settlement areas, grouped by proximity.
 
+    Parameters
+    ----------
+    layers : LayerSet
+        Canonical layers (``buildings``, ``landcover``).
+    settings : dict, optional
+        Overrides of ``parcels.yaml`` (``min_building_m2``, ``building_group_gap_m``).
+
     Returns
     -------
     GeoDataFrame
@@ -213,7 +241,18 @@ def building_groups(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDa
 
 
 def nearest_distance(geoms: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Distance (m) from each geometry to the nearest target; NaN when there is no target."""
+    """Distance (m) from each geometry to the nearest target.
+
+    Parameters
+    ----------
+    geoms, targets : ndarray of geometries
+        In EPSG:25833.
+
+    Returns
+    -------
+    ndarray of float
+        One distance (m) per geometry, 0 where it touches a target; NaN when there is no target.
+    """
     if len(targets) == 0:
         return np.full(len(geoms), np.nan)
     tree = shapely.STRtree(targets)
@@ -224,7 +263,21 @@ def nearest_distance(geoms: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def protected_shares(parcels: gpd.GeoDataFrame, protected: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Share (0–1) of each parcel's area inside each protected-area type."""
+    """Share (0–1) of each parcel's area inside each protected-area type.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        In EPSG:25833.
+    protected : GeoDataFrame
+        The ``protected_areas`` layer; a ``type`` outside :data:`PROTECTED_TYPES` counts as
+        ``other``.
+
+    Returns
+    -------
+    DataFrame
+        ``protected_<type>_share`` per type of :data:`PROTECTED_TYPES`, on the parcels' index.
+    """
     out = pd.DataFrame(0.0, index=parcels.index, columns=[f"protected_{t}_share" for t in PROTECTED_TYPES])
     if protected.empty:
         return out
@@ -240,7 +293,22 @@ def protected_shares(parcels: gpd.GeoDataFrame, protected: gpd.GeoDataFrame) -> 
 
 
 def waterway_length(parcels: gpd.GeoDataFrame, waterways: gpd.GeoDataFrame, strip_m: float) -> np.ndarray:
-    """Length (m) of open waterway inside each parcel or along it (within ``strip_m`` of its edge)."""
+    """Length (m) of open waterway inside each parcel or along it (within ``strip_m`` of its edge).
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        In EPSG:25833.
+    waterways : GeoDataFrame
+        The ``waterways`` layer; culverts (``tunnel``) do not count.
+    strip_m : float
+        Width (m) of the strip around each parcel.
+
+    Returns
+    -------
+    ndarray of float
+        Length (m) per parcel, in the parcels' order.
+    """
     out = np.zeros(len(parcels))
     ww = waterways[~waterways["tunnel"].astype(bool)]
     if ww.empty:
@@ -257,6 +325,21 @@ def raster_statistics(parcels: gpd.GeoDataFrame, path: str | os.PathLike, name: 
 
     Cells count when their centre lies in the parcel; a parcel that holds no cell centre takes
     the value of the cell under its representative point.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        In the raster's CRS (EPSG:25833 for rasters of the layer store).
+    path : path-like
+        Single-band raster; band 1 is read.
+    name : str
+        Prefix of the columns.
+
+    Returns
+    -------
+    DataFrame
+        ``<name>_mean``, ``<name>_min``, ``<name>_max``, ``<name>_nodata_share`` (0–1), on the
+        parcels' index.
     """
     with rasterio.open(path) as src:
         data = src.read(1).astype(np.float64)
@@ -291,7 +374,20 @@ def raster_statistics(parcels: gpd.GeoDataFrame, path: str | os.PathLike, name: 
 
 
 def slope_raster(dem_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
-    """Slope (degrees) of a DEM in EPSG:25833, written beside it."""
+    """Slope (degrees) of a DEM in EPSG:25833.
+
+    Parameters
+    ----------
+    dem_path : path-like
+        Elevation raster (m) in a metric CRS (EPSG:25833).
+    out_path : path-like
+        Slope raster written (float32, the DEM's grid, nodata NaN).
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+    """
     with rasterio.open(dem_path) as src:
         dem = src.read(1).astype(np.float64)
         profile = src.profile
@@ -313,6 +409,21 @@ def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dic
     (``dist_single_building_m``) outside settlements, protected-area shares, waterway length
     along the parcel (``waterway_length_m``), raster statistics for each raster of the store.
     Distances use features in the layer margin, across the region's border.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Parcel geometries in EPSG:25833.
+    layers : LayerSet
+        Canonical layers with margin and rasters; a DEM (``dem``) adds ``slope_deg``,
+        written beside it.
+    settings : dict, optional
+        Overrides of ``parcels.yaml``.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``parcels`` with the attribute columns, EPSG:25833.
     """
     s = parcel_settings(settings)
     out = parcels.copy()
@@ -389,7 +500,24 @@ def build_parcels(layers: LayerSet, parcels_source: dict | None = None, data_dir
 
 
 def write_parcels(parcels: gpd.GeoDataFrame, path: str | os.PathLike) -> Path:
-    """Write the parcel model as layer ``parcels`` of a GeoPackage (other layers are kept)."""
+    """Write the parcel model as layer ``parcels`` of a GeoPackage (other layers are kept).
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Indexed by ``parcel_id``; the index is written as a column.
+    path : path-like
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    LanduseError
+        The folder cannot be created or written.
+    """
     from landuse.io import update_layers
 
     return update_layers({"parcels": parcels.reset_index()}, path)

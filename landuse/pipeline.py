@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import geopandas as gpd
 import pandas as pd
 
 from landuse import __version__
@@ -56,6 +57,7 @@ class Context:
     layers_dir: Path
     out: Path
     rule_sets: dict[str, RuleSet]
+    allocation: Any
     parameters: Path | None
     scenario: str
     force: bool
@@ -83,14 +85,17 @@ def scenario_dir(out: Path, scenario: str) -> Path:
 def context(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, out=None, criteria=None,
             parameters=None, scenario: str = "default", force: bool = False, embed: bool = True) -> Context:
     """Load and check the configuration of a run (region, rule sets, parameter file) before any work."""
+    from landuse.allocation import load_allocation
+
     region = region if isinstance(region, Region) else load_region(region)
     rule_sets = load_rule_sets(criteria, scenario)
+    allocation = load_allocation(region)
     if parameters is not None:
         from landuse.potential import default_parameters
 
         default_parameters(parameters)  # a broken parameter file fails now, not after the scoring
     return Context(region, Path(data) if data else None, Path(layers_dir) if layers_dir else Path("layers"),
-                   Path(out) if out else Path("outputs") / region.name, rule_sets,
+                   Path(out) if out else Path("outputs") / region.name, rule_sets, allocation,
                    Path(parameters) if parameters else None, scenario or "default", force, embed)
 
 
@@ -171,34 +176,61 @@ def run_suitability(ctx: Context, layers: StageResult, parcels: StageResult, *, 
     return StageResult(frames, key, False, summary, cache.files(stage))
 
 
-def run_balance(ctx: Context, suitability: StageResult) -> StageResult:
-    """Stage 4: potential per parcel and the balance per municipality, group and region, one
-    block of rows per share of the potential realised (the region's ``balance.shares``).
+def run_balance(ctx: Context, layers: StageResult, suitability: StageResult) -> StageResult:
+    """Stage 4: the technical potential per parcel, the allocation (one use per hectare: the
+    realistic tier) and the balance of both tiers in both frames, per municipality, group and
+    region, one block of rows per tier and share realised (the region's ``balance.shares``).
 
-    ``data`` is ``(summary, potential)``.
+    ``data`` is ``(summary, potential, allocation)``: the balance, the technical and realistic
+    potential per parcel (column ``tier``), and the ``allocation`` layer (parcel parts by use).
     """
-    from landuse.carbon import balance
+    from landuse.allocation import allocate, claims, realistic_potential
+    from landuse.carbon import TIERS, balance
     from landuse.potential import parcel_potential, potential_parameters
 
     params_file = ctx.parameters
     key = config_hash(suitability.key, ctx.region.checksum(), files_key(params_file),
-                      code_key("landuse.potential", "landuse.carbon"))
+                      ctx.allocation.model_dump(mode="json"),
+                      code_key("landuse.potential", "landuse.carbon", "landuse.allocation"))
     cache, stage = ctx.cache, ctx.stage("balance")
     if not ctx.force and cache.fresh(stage, key):
         log.info("Balance unchanged: reusing the cache")
-        frames = cache.read_frames(stage)
-        return StageResult((frames["summary"], frames["potential"]), key, True, frames["summary"], cache.files(stage))
+        f = cache.read_frames(stage)
+        return StageResult((f["summary"], f["potential"], f["allocation"]), key, True, f["summary"],
+                           cache.files(stage))
 
     def compute():
         scored = suitability.data["parcels"].set_index("parcel_id")
         params = potential_parameters(ctx.rule_sets, params_file)
-        potential = parcel_potential(scored, rule_sets=ctx.rule_sets, params=params, options=ctx.region.balance)
+        technical = parcel_potential(scored, rule_sets=ctx.rule_sets, params=params, options=ctx.region.balance)
+        boundaries = layers.data["boundaries"]
+        area_ha = dict(zip(boundaries["name"], boundaries.geometry.area / 1e4, strict=True))
+        units, parts = allocate(scored, technical, suitability.data, rule_sets=ctx.rule_sets,
+                                config=ctx.allocation, municipal_area_ha=area_ha)
+        available = claims(scored, technical, suitability.data, rule_sets=ctx.rule_sets).units
+        realistic = realistic_potential(technical, available, units)
+        parts = _part_flows(parts, realistic)
         shares = sorted(set(ctx.region.balance["shares"]) | {1.0})
-        summary = pd.concat([balance(scored, potential, ctx.region, share) for share in shares])
-        return (summary, potential), {"summary": summary, "potential": potential}
+        tiers = {"realistic": realistic, "technical": technical}
+        summary = pd.concat([balance(scored, tiers[t], ctx.region, share, tier=t) for t in TIERS for share in shares])
+        potential = pd.concat([tiers[t].assign(tier=t) for t in TIERS])
+        return (summary, potential, parts), {"summary": summary, "potential": potential, "allocation": parts}
 
-    summary, potential = _timed(cache, stage, key, compute)
-    return StageResult((summary, potential), key, False, summary, cache.files(stage))
+    summary, potential, parts = _timed(cache, stage, key, compute)
+    return StageResult((summary, potential, parts), key, False, summary, cache.files(stage))
+
+
+def _part_flows(parts: gpd.GeoDataFrame, realistic: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Each allocated part with its yearly t CO2e/a (avoided + sequestered, central) in both frames."""
+    from landuse.technologies import get
+
+    avoided, territorial = [], []
+    for use, pid in zip(parts["use"], parts["parcel_id"], strict=True):
+        outs = [o for o in get(use).outputs if o.in_total and o.kind in ("avoided", "sequestered")]
+        row = realistic.loc[pid]
+        avoided.append(sum(float(row[o.column]) for o in outs))
+        territorial.append(sum(float(row[o.column]) for o in outs if o.territorial))
+    return parts.assign(avoided_t_co2e_a=avoided, territorial_t_co2e_a=territorial)
 
 
 def export_timestamp(layers: LayerSet) -> str:
@@ -230,7 +262,8 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
     unknown = set(outputs) - set(OUTPUTS)
     if unknown:
         raise ValueError(f"outputs must be among {OUTPUTS}, got {sorted(unknown)}")
-    summary, potential = bal.data
+    summary, potential, parts = bal.data
+    realistic = potential[potential["tier"] == "realistic"].drop(columns="tier")
     cache = ctx.cache
     written: list[Path] = []
     reused = True
@@ -244,7 +277,10 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
             continue
         reused = False
         t0 = time.perf_counter()
-        (_write_maps if kind == "maps" else _write_exports)(ctx, layers.data, suitability, summary, potential)
+        if kind == "maps":
+            _write_maps(ctx, layers.data, suitability, summary, realistic)
+        else:
+            _write_exports(ctx, layers.data, {**suitability.data, "allocation": parts}, suitability.summary, summary)
         cache.done(stage, key, time.perf_counter() - t0)
     return StageResult(written, config_hash(bal.key, outputs), reused, summary, written)
 
@@ -261,7 +297,8 @@ def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summar
                       title=_title(ctx))
 
 
-def _write_exports(ctx: Context, layers: LayerSet, suitability: StageResult, summary, potential) -> dict[str, Path]:
+def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_summary, summary) -> dict[str, Path]:
+    from landuse.carbon import frame_table
     from landuse.export import export_all
     from landuse.io import write_table
     from landuse.parameters import parameter_table
@@ -269,7 +306,8 @@ def _write_exports(ctx: Context, layers: LayerSet, suitability: StageResult, sum
     from landuse.stats import land_statistics
 
     params = potential_parameters(ctx.rule_sets, ctx.parameters)
-    tables = {"suitability": suitability.summary, "parameters": parameter_table(params)}
+    tables = {"frames": frame_table(summary), "suitability": suitability_summary,
+              "parameters": parameter_table(params)}
     metadata = {
         "region": ctx.region.name, "title": ctx.region.title, "scenario": ctx.scenario, "crs": WORKING_CRS,
         "landuse_version": __version__, "technologies": ", ".join(ctx.rule_sets),
@@ -278,7 +316,7 @@ def _write_exports(ctx: Context, layers: LayerSet, suitability: StageResult, sum
         "sources": "; ".join(f"{s.get('source')}: {s.get('path') or s.get('type')} ({s.get('date')})"
                              for s in layers.manifest.get("sources", [])),
     }
-    paths = export_all(suitability.data, ctx.target, summary=summary, tables=tables, metadata=metadata,
+    paths = export_all(results, ctx.target, summary=summary, tables=tables, metadata=metadata,
                        timestamp=export_timestamp(layers))
     paths["land_stats"] = write_table(land_statistics(layers, ctx.region), ctx.target / "land_stats.csv")
     return paths
@@ -341,7 +379,7 @@ def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, 
         res["suitability"] = run_suitability(ctx, res["layers"], res["parcels"])
     if last >= 3:
         step("balance")
-        res["balance"] = run_balance(ctx, res["suitability"])
+        res["balance"] = run_balance(ctx, res["layers"], res["suitability"])
     if last >= 4:
         step("outputs")
         res["outputs"] = run_outputs(ctx, res["layers"], res["suitability"], res["balance"], outputs=outputs)

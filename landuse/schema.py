@@ -139,7 +139,19 @@ def _closest(word: Any, choices) -> str | None:
 
 
 def did_you_mean(word: str, choices) -> str:
-    """``" Did you mean 'x'?"`` for the choice closest to ``word``, or ``""``."""
+    """A hint naming the choice closest to ``word``.
+
+    Parameters
+    ----------
+    word : str
+    choices : iterable
+        Known names (compared as strings).
+
+    Returns
+    -------
+    str
+        ``" Did you mean 'x'?"``, or ``""`` when nothing is close.
+    """
     close = _closest(word, choices)
     return f" Did you mean '{close}'?" if close else ""
 
@@ -164,7 +176,21 @@ def _cut_list(items: list[str], near: str | None = None, n: int = 12) -> str:
 def check_names(names, known, *, path, what: str = "parameter") -> None:
     """Raise a :class:`ConfigError` for the first of ``names`` that is not in ``known``.
 
-    ``{path}: unknown parameter 'pv_yeild'; did you mean 'pv_specific_yield_kwh_per_kwp_a'? known: ...``
+    Parameters
+    ----------
+    names : iterable
+        Names given by the user.
+    known : iterable
+        Allowed names.
+    path : Any
+        Where the names come from, at the start of the message.
+    what : str
+        What a name is, for the message ("parameter", "technology").
+
+    Raises
+    ------
+    ConfigError
+        ``{path}: unknown parameter 'pv_yeild'; did you mean 'pv_specific_yield_kwh_per_kwp_a'? known: ...``
     """
     known = sorted(str(k) for k in known)
     for name in names:
@@ -460,12 +486,26 @@ def _message(exc: ValidationError, root: Any, data: Any, *, path: Any, prefix: s
 def validate(model: type[BaseModel] | TypeAdapter, data: Any, *, path: Any, prefix: str = "") -> Any:
     """Validate ``data`` (as read from ``path``) with a model or type adapter.
 
+    Parameters
+    ----------
+    model : pydantic model class or TypeAdapter
+    data : Any
+        As read from YAML.
+    path : Any
+        The file ``data`` came from, at the start of the message.
+    prefix : str
+        Put in front of the key path (e.g. ``"scenario wind_750m."``).
+
+    Returns
+    -------
+    Any
+        The validated model instance (or the adapter's value).
+
     Raises
     ------
     ConfigError
         One line for the first problem, ``{path}: {keypath}: {problem}``, with the value and
-        what is allowed, and ``(and N more problems)`` when there are more. ``prefix`` goes in
-        front of the key path (e.g. ``"scenario wind_750m."``).
+        what is allowed, and ``(and N more problems)`` when there are more.
     """
     try:
         if isinstance(model, TypeAdapter):
@@ -477,7 +517,25 @@ def validate(model: type[BaseModel] | TypeAdapter, data: Any, *, path: Any, pref
 
 
 def load(model: type[BaseModel] | TypeAdapter, path: str | os.PathLike, *, what: str) -> Any:
-    """Read a YAML file and validate it (an empty file is validated as ``{}``)."""
+    """Read a YAML file and validate it (an empty file is validated as ``{}``).
+
+    Parameters
+    ----------
+    model : pydantic model class or TypeAdapter
+    path : path-like
+    what : str
+        What the file is, for messages (see :func:`read_yaml`).
+
+    Returns
+    -------
+    Any
+        As :func:`validate` returns.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read or parsed (:func:`read_yaml`), or is invalid (:func:`validate`).
+    """
     data = read_yaml(path, what=what)
     return validate(model, {} if data is None else data, path=path)
 

@@ -47,7 +47,18 @@ def transport_area(layers: LayerSet, rules: dict | None = None,
     """Transport area (EPSG:25833): roads and railways buffered to their typical width,
     plus land-cover polygons of class transport, dissolved (overlaps counted once).
 
-    ``area`` limits the work to features touching it (the margin is not needed for statistics).
+    Parameters
+    ----------
+    layers : LayerSet
+    rules : dict, optional
+        As :func:`load_stats_rules` returns (default: the package's file).
+    area : shapely.Geometry, optional
+        Limits the work to features touching it (the margin is not needed for statistics).
+
+    Returns
+    -------
+    shapely.Geometry
+        One (multi)polygon.
     """
     rules = rules or load_stats_rules()
     widths = rules["widths"]
@@ -67,7 +78,21 @@ def transport_area(layers: LayerSet, rules: dict | None = None,
 
 def settlement_area(layers: LayerSet, rules: dict | None = None,
                     area: shapely.Geometry | None = None) -> shapely.Geometry:
-    """Settlement area (EPSG:25833): residential, industrial and built-up special uses."""
+    """Settlement area (EPSG:25833): residential, industrial and built-up special uses.
+
+    Parameters
+    ----------
+    layers : LayerSet
+    rules : dict, optional
+        As :func:`load_stats_rules` returns (default: the package's file).
+    area : shapely.Geometry, optional
+        Limits the work to land cover touching it.
+
+    Returns
+    -------
+    shapely.Geometry
+        The dissolved land-cover polygons.
+    """
     rules = rules or load_stats_rules()
     lc = _within(layers["landcover"], area)
     mask = lc["class"].isin(rules["settlement_classes"]) | (
@@ -76,7 +101,19 @@ def settlement_area(layers: LayerSet, rules: dict | None = None,
 
 
 def open_area(layers: LayerSet, area: shapely.Geometry | None = None) -> shapely.Geometry:
-    """Land mapped as vegetation or water (arable, grassland, forest, water)."""
+    """Land mapped as vegetation or water (arable, grassland, forest, water).
+
+    Parameters
+    ----------
+    layers : LayerSet
+    area : shapely.Geometry, optional
+        Limits the work to land cover touching it.
+
+    Returns
+    -------
+    shapely.Geometry
+        The dissolved land-cover polygons (EPSG:25833).
+    """
     lc = _within(layers["landcover"], area)
     mask = lc["class"].isin(["arable", "grassland", "forest", "water"]).to_numpy()
     return shapely.union_all(lc.geometry.values[mask])
@@ -85,6 +122,12 @@ def open_area(layers: LayerSet, area: shapely.Geometry | None = None) -> shapely
 def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
     """Land area by category per municipality, per group and for the region, in ha,
     side by side with the baseline figures and the difference in %.
+
+    Parameters
+    ----------
+    layers : LayerSet
+    region : Region
+        Its ``baseline`` (``groups``) gives the official figures.
 
     Returns
     -------

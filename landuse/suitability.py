@@ -27,7 +27,19 @@ log = logging.getLogger(__name__)
 
 
 def rule_features(layers: LayerSet, rule: Exclusion) -> gpd.GeoDataFrame:
-    """Features a rule applies to (the derived layer ``building_groups`` included)."""
+    """Features a rule applies to (the derived layer ``building_groups`` included).
+
+    Parameters
+    ----------
+    layers : LayerSet
+    rule : Exclusion
+        Its ``layer`` and ``where`` filter select the features.
+
+    Returns
+    -------
+    GeoDataFrame
+        The matching features, EPSG:25833.
+    """
     gdf = building_groups(layers) if rule.layer == "building_groups" else layers[rule.layer]
     if rule.where and len(gdf):
         gdf = gdf.query(rule.where)
@@ -35,7 +47,19 @@ def rule_features(layers: LayerSet, rule: Exclusion) -> gpd.GeoDataFrame:
 
 
 def exclusion_zones(layers: LayerSet, rule: Exclusion) -> np.ndarray:
-    """Buffered features of one rule (array of polygons, EPSG:25833)."""
+    """Buffered features of one rule.
+
+    Parameters
+    ----------
+    layers : LayerSet
+    rule : Exclusion
+        Features as :func:`rule_features`; ``buffer_m`` (m) around them.
+
+    Returns
+    -------
+    ndarray of geometries
+        Polygons in EPSG:25833; without a buffer, only the polygon features.
+    """
     gdf = rule_features(layers, rule)
     geoms = gdf.geometry.values
     if len(geoms) == 0:
@@ -47,7 +71,20 @@ def exclusion_zones(layers: LayerSet, rule: Exclusion) -> np.ndarray:
 
 def criterion_score(values: pd.Series, criterion: Criterion) -> pd.Series:
     """Sub-score 0–100 of one criterion: piecewise-linear curve (flat beyond its ends) or class
-    map; NaN where the attribute is missing (the weight then goes to the other criteria)."""
+    map.
+
+    Parameters
+    ----------
+    values : Series
+        The criterion's attribute per parcel.
+    criterion : Criterion
+
+    Returns
+    -------
+    Series of float
+        On ``values``' index; NaN where the attribute is missing or a class is not in the map
+        (the weight then goes to the other criteria).
+    """
     if criterion.mapping is not None:
         return values.astype(str).map(criterion.mapping).astype(float)
     xs, ys = zip(*criterion.curve, strict=True)
@@ -58,7 +95,20 @@ def criterion_score(values: pd.Series, criterion: Criterion) -> pd.Series:
 
 
 def weighted_score(sub: pd.DataFrame, criteria: list[Criterion]) -> pd.Series:
-    """Weighted mean of sub-scores, ignoring missing ones; NaN when none is known."""
+    """Weighted mean of sub-scores, ignoring missing ones.
+
+    Parameters
+    ----------
+    sub : DataFrame
+        One column of sub-scores (0–100) per criterion, in the order of ``criteria``.
+    criteria : list of Criterion
+        Give the weights.
+
+    Returns
+    -------
+    Series of float
+        Score 0–100 on ``sub``'s index; NaN when no sub-score is known.
+    """
     w = np.array([c.weight for c in criteria])
     vals = sub.to_numpy(float)
     known = ~np.isnan(vals)
@@ -72,6 +122,14 @@ def weighted_score(sub: pd.DataFrame, criteria: list[Criterion]) -> pd.Series:
 def assess(parcels: gpd.GeoDataFrame, layers: LayerSet, rules: RuleSet) -> tuple[pd.DataFrame, np.ndarray]:
     """Exclusions of one technology: per rule, the share of each parcel it excludes on its own
     (``excl_<rule>_share``); the eligible geometry after all rules; the reason per parcel.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        The parcel model (EPSG:25833) with ``class``.
+    layers : LayerSet
+    rules : RuleSet
+        Eligible classes and exclusions of the technology.
 
     Returns
     -------
@@ -108,6 +166,21 @@ def criterion_scores(attributes: pd.DataFrame, criteria: list[Criterion], *,
 
     A class-map criterion on an attribute in ``shares`` scores the area-weighted mean over the
     classes of each parcel's eligible area (e.g. the share in each corridor band).
+
+    Parameters
+    ----------
+    attributes : DataFrame
+        Parcel attributes.
+    criteria : list of Criterion
+    shares : dict of str to DataFrame, optional
+        Attribute → share (0–1) of each class (columns) per parcel.
+    technology : str
+        Named in the warning for a missing attribute.
+
+    Returns
+    -------
+    DataFrame
+        On ``attributes``' index; NaN for a criterion whose attribute is missing.
     """
     shares = shares or {}
     sub = pd.DataFrame(index=attributes.index)
@@ -172,9 +245,22 @@ def score_technology(parcels: gpd.GeoDataFrame, layers: LayerSet, rules: RuleSet
 
 def score_all(parcels: gpd.GeoDataFrame, layers: LayerSet, rule_sets: dict[str, RuleSet], *,
               progress=None) -> dict[str, dict]:
-    """Score every technology of ``rule_sets``; returns ``{technology: score_technology(...)}``.
+    """Score every technology of ``rule_sets``.
 
-    ``progress`` (optional) is called with each technology's name before it is scored.
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        The parcel model (EPSG:25833), indexed by parcel id.
+    layers : LayerSet
+    rule_sets : dict of str to RuleSet
+        Technology name → rule set.
+    progress : callable, optional
+        Called with each technology's name before it is scored.
+
+    Returns
+    -------
+    dict
+        Technology name → result of :func:`score_technology`.
     """
     out = {}
     for name, rules in rule_sets.items():
@@ -186,7 +272,20 @@ def score_all(parcels: gpd.GeoDataFrame, layers: LayerSet, rule_sets: dict[str, 
 
 def municipality_summary(parcels: gpd.GeoDataFrame, results: dict) -> pd.DataFrame:
     """Per municipality and the region: each technology's eligible area (ha) and the columns it
-    declares in ``summary_columns`` (turbines, Agri-PV ha, …), summed."""
+    declares in ``summary_columns`` (turbines, Agri-PV ha, …), summed.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        The parcel model with ``municipality`` and ``area_ha``.
+    results : dict
+        As :func:`score_all` returns.
+
+    Returns
+    -------
+    DataFrame
+        Index: municipality names and "Region"; columns ``<technology>_<column>``, rounded to 0.1.
+    """
     land = parcels.groupby("municipality")["area_ha"].sum()
     rows = pd.DataFrame(index=land.index)
     for name, res in results.items():
@@ -201,7 +300,20 @@ def result_layers(parcels: gpd.GeoDataFrame, results: dict) -> dict[str, gpd.Geo
     """The layers a scoring run gives: ``parcels`` with ``<technology>_<column>`` results
     (score, eligible_ha, sub-scores, exclusion shares, reason), and per technology its eligible
     areas (``<technology>_eligible``) and its own result layers (``<technology>_<key>``, e.g.
-    placed turbines). Ids are columns (``parcel_id``), not indexes."""
+    placed turbines).
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        The parcel model, indexed by parcel id.
+    results : dict
+        As :func:`score_all` returns.
+
+    Returns
+    -------
+    dict of str to GeoDataFrame
+        Layer name → features; ids are columns (``parcel_id``), not indexes.
+    """
     scored = parcels.copy()
     layers: dict[str, gpd.GeoDataFrame] = {}
     for name, res in results.items():

@@ -116,14 +116,14 @@ def test_region_not_covered_by_data():
     far = box(X0 + 20_000, Y0, X0 + 21_000, Y0 + 1000)
     b = gpd.GeoDataFrame({"name": ["Nordheim", "Südheim"]}, geometry=[NORD, far], crs="EPSG:25833")
     with pytest.raises(DataError, match=r"missing Südheim \(1.0 km², 100%\)"):
-        check_coverage(b, box(X0 - 5000, Y0 - 5000, X0 + 7000, Y0 + 7000), 3000, "test.gpkg")
+        check_coverage(b, box(X0 - 5000, Y0 - 5000, X0 + 7000, Y0 + 7000), margin_m=3000, source="test.gpkg")
 
 
 def test_margin_not_covered_warns(caplog):
     b = gpd.GeoDataFrame({"name": ["A"]}, geometry=[NORD], crs="EPSG:25833")
     extent = box(X0 - 100, Y0 - 5000, X0 + 5000, Y0 + 5000)  # only 100 m of margin to the west
     with caplog.at_level(logging.WARNING):
-        out = check_coverage(b, extent, 1000, "test.gpkg")
+        out = check_coverage(b, extent, margin_m=1000, source="test.gpkg")
     assert "west" in caplog.text
     assert out["region_missing_km2"] == 0
     # west strip 900 m × 1000 m plus the parts of two quarter circles (r = 1 km) west of x = -100 m:

@@ -55,8 +55,8 @@ def test_protected_area_type_from_titles():
     s = pd.Series
     out = osm.protected_area_type(
         s(["protected_area"] * 4 + ["national_park"]), s(["", "", "", "nature_reserve", ""]),
-        s(["", "", "97", "", ""]),
-        s(["Vogelschutzgebiet", "FFH-Gebiet", "", "", ""]),
+        protect_class=s(["", "", "97", "", ""]),
+        title=s(["Vogelschutzgebiet", "FFH-Gebiet", "", "", ""]),
     )
     assert out.tolist() == ["SPA", "FFH", "FFH", "NSG", "NP"]
 

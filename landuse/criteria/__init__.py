@@ -28,7 +28,26 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, as
 
 
 def evaluate(expr: str | float, names: dict[str, float], where: str = "") -> float:
-    """Evaluate a buffer: a number or an arithmetic expression of named values (+ - * /)."""
+    """Evaluate a buffer: a number or an arithmetic expression of named values (+ - * /).
+
+    Parameters
+    ----------
+    expr : str or float
+        A number or an expression such as ``"2 * rotor_diameter_m"``.
+    names : dict of str to float
+        Values the expression may name.
+    where : str
+        Location of the value in the rule file, for messages.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ConfigError
+        An unknown name, or text that is not a number or an arithmetic expression.
+    """
     if isinstance(expr, int | float):
         return float(expr)
 
@@ -105,6 +124,15 @@ def check_where(layer: str, where: str | None, context: str) -> None:
     The query runs on an empty frame with the layer's columns, so a misspelt column or a
     syntax error is reported when the rules are loaded, not as a pandas traceback later.
 
+    Parameters
+    ----------
+    layer : str
+        Canonical layer or a derived one (:data:`DERIVED_LAYERS`).
+    where : str, optional
+        pandas query on the layer's columns; nothing to check when empty.
+    context : str
+        Location of the rule (file and key path), for messages.
+
     Raises
     ------
     ConfigError
@@ -142,6 +170,21 @@ def parse_rule_set(raw: Any, path: str | os.PathLike | None = None, *, prefix: s
     Besides the schema (:class:`landuse.schema.RuleSetConfig`): the technology is registered,
     its values are the ones its module reads, layers and ``where`` filters fit the layer
     schema, and expression buffers lie in their declared range.
+
+    Parameters
+    ----------
+    raw : Any
+        The mapping as read from YAML.
+    path : path-like, optional
+        The file it came from, for messages and :attr:`RuleSet.path`.
+    prefix : str
+        Put in front of key paths in messages (e.g. ``"scenario wind_750m: "``).
+
+    Returns
+    -------
+    RuleSet
+        Buffers in metres; with a ``rotor_diameter_m`` value, buffers measured from the tower
+        are reduced by the rotor radius.
 
     Raises
     ------
@@ -209,7 +252,27 @@ def scenarios(path: str | os.PathLike | None = None) -> dict[str, dict]:
 
 
 def apply_overrides(raw: dict, override: dict, where: str = "scenario") -> dict:
-    """A rule-set mapping with a scenario's overrides applied (exclusions/scores by name)."""
+    """A rule-set mapping with a scenario's overrides applied (exclusions/scores by name).
+
+    Parameters
+    ----------
+    raw : dict
+        The rule-set mapping as read from YAML (not changed).
+    override : dict
+        One technology's overrides of a scenario; mappings are merged key by key.
+    where : str
+        Location of the overrides, for messages.
+
+    Returns
+    -------
+    dict
+        A deep copy of ``raw`` with the overrides applied.
+
+    Raises
+    ------
+    ConfigError
+        An override names an exclusion or score the rule set lacks.
+    """
     out = copy.deepcopy(raw)
     for key, value in (override or {}).items():
         if key in ("exclusions", "scores"):
@@ -232,9 +295,21 @@ def _merge(base: Any, change: Any) -> Any:
 
 
 def rule_file(technology: str, criteria: str | os.PathLike | None = None) -> Path:
-    """The rule file of a technology: ``<criteria>/<technology>.yaml`` when ``criteria`` is a
-    folder holding one, ``criteria`` itself when it is that technology's file, else the
-    technology's default file."""
+    """The rule file of a technology.
+
+    Parameters
+    ----------
+    technology : str
+        A registered technology.
+    criteria : path-like, optional
+        A folder of rule files or one rule file.
+
+    Returns
+    -------
+    Path
+        ``<criteria>/<technology>.yaml`` when ``criteria`` is a folder holding one, ``criteria``
+        itself when it is a file, else the technology's default file.
+    """
     from landuse import technologies
 
     default = Path(technologies.get(technology).rules_file)
@@ -249,7 +324,27 @@ def rule_file(technology: str, criteria: str | os.PathLike | None = None) -> Pat
 def load_rule_set(technology: str, criteria: str | os.PathLike | None = None,
                   scenario: str | None = None) -> RuleSet:
     """Load one technology's rule set from ``criteria`` (a folder or a YAML file) or the default,
-    with the overrides of a named ``scenario`` (see ``scenarios.yaml``)."""
+    with the overrides of a named ``scenario`` (see ``scenarios.yaml``).
+
+    Parameters
+    ----------
+    technology : str
+        A registered technology.
+    criteria : path-like, optional
+        A folder of rule files or one rule file (see :func:`rule_file`).
+    scenario : str, optional
+        A scenario of :func:`scenario_file`; ``None`` or ``"default"`` applies none.
+
+    Returns
+    -------
+    RuleSet
+
+    Raises
+    ------
+    ConfigError
+        The file is unreadable, not a mapping, invalid, or for another technology; an unknown
+        scenario.
+    """
     path = rule_file(technology, criteria)
     raw = schema.read_yaml(path, what="Criteria file")
     if not isinstance(raw, dict):
@@ -284,8 +379,26 @@ def load_rule_sets(criteria: str | os.PathLike | None = None, scenario: str | No
                    technologies: list[str] | None = None) -> dict[str, RuleSet]:
     """The rule sets of every registered technology (or of ``technologies``).
 
-    ``criteria`` is a folder of rule files (``<technology>.yaml``; missing ones fall back to the
-    default) or one rule file (it replaces its technology's default).
+    Parameters
+    ----------
+    criteria : path-like, optional
+        A folder of rule files (``<technology>.yaml``; missing ones fall back to the default)
+        or one rule file (it replaces its technology's default).
+    scenario : str, optional
+        Scenario applied to every rule set (see :func:`load_rule_set`).
+    technologies : list of str, optional
+        Technologies to load (default: all registered).
+
+    Returns
+    -------
+    dict of str to RuleSet
+        Technology name → rule set.
+
+    Raises
+    ------
+    ConfigError
+        ``criteria`` does not exist, a single rule file names no loaded technology, or a rule
+        set is invalid.
     """
     from landuse import technologies as registry
 

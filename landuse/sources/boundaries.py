@@ -16,18 +16,35 @@ log = logging.getLogger(__name__)
 
 
 def select_municipalities(
-    table: gpd.GeoDataFrame, region: Region, ags_field: str, name_field: str, source: str = "boundaries"
+    table: gpd.GeoDataFrame, region: Region, *, ags_field: str, name_field: str, source: str = "boundaries"
 ) -> gpd.GeoDataFrame:
     """Pick the region's municipalities from a boundary table.
 
     Each municipality is matched by AGS when the config gives one, else by name
     (case-insensitive). Unknown names get close matches suggested.
 
+    Parameters
+    ----------
+    table : GeoDataFrame
+        Boundary table (e.g. BKG VG250 municipalities).
+    region : Region
+    ags_field, name_field : str
+        Columns of ``table`` holding the AGS and the name.
+    source : str
+        Name of the table in messages (e.g. its path).
+
     Returns
     -------
     GeoDataFrame
         Columns ``ags``, ``name``, ``group``; one row per municipality (parts dissolved),
         in the table's CRS, in the config's order.
+
+    Raises
+    ------
+    DataError
+        ``ags_field`` or ``name_field`` is not a column of ``table``.
+    ConfigError
+        A municipality is not in the table, or its name matches several AGS.
     """
     for field in (ags_field, name_field):
         if field not in table.columns:
@@ -79,8 +96,8 @@ def read_boundaries(spec: dict, data_dir: Path, region: Region) -> gpd.GeoDataFr
     path = data_dir / spec["path"]
     table = read_vector(path, layer=spec.get("layer"), crs=spec.get("crs"))
     table = repair_geometries(table, f"{path}")
-    out = select_municipalities(table, region, spec.get("ags_field", "AGS"),
-                                spec.get("name_field", "GEN"), source=str(path))
+    out = select_municipalities(table, region, ags_field=spec.get("ags_field", "AGS"),
+                                name_field=spec.get("name_field", "GEN"), source=str(path))
     return out.to_crs(WORKING_CRS)
 
 

@@ -33,10 +33,25 @@ CLASS_COLUMN = {
 def read_file_source(spec: dict, data_dir: Path) -> tuple[str, gpd.GeoDataFrame]:
     """Read one official file and map it onto its canonical layer.
 
+    Parameters
+    ----------
+    spec : dict
+        One ``sources.files`` entry (see the module docstring); ``path`` is relative to
+        ``data_dir``.
+    data_dir : Path
+
     Returns
     -------
     (str, GeoDataFrame)
         Canonical layer name and the features with the layer's class column (file CRS).
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``layer``, no ``path``, neither ``class_field`` nor ``value``, or a ``where``
+        filter that does not fit the file.
+    DataError
+        The file cannot be read, has no features (after ``where``) or lacks ``class_field``.
     """
     layer = spec.get("layer")
     if layer not in CLASS_COLUMN:

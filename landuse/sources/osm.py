@@ -110,13 +110,25 @@ def _frame(gdf: gpd.GeoDataFrame, mask: pd.Series, columns: dict[str, pd.Series]
 
 
 def protected_area_type(
-    boundary: pd.Series, leisure: pd.Series, protect_class: pd.Series, title: pd.Series
+    boundary: pd.Series, leisure: pd.Series, *, protect_class: pd.Series, title: pd.Series
 ) -> pd.Series:
     """German protected-area type from OSM tags.
 
     ``leisure=nature_reserve`` and ``protect_class=4`` are nature reserves (NSG),
     ``protect_class=5`` landscape protection (LSG), ``boundary=national_park`` NP; the
     ``protection_title`` decides where present (Natura 2000 titles → FFH or SPA).
+
+    Parameters
+    ----------
+    boundary, leisure, protect_class : Series of str
+        The OSM tags ``boundary``, ``leisure`` and ``protect_class`` ("" where absent).
+    title : Series of str
+        The OSM tag ``protection_title`` ("" where absent).
+
+    Returns
+    -------
+    Series of str
+        ``NSG``, ``LSG``, ``FFH``, ``SPA``, ``NP`` or ``other``, on ``boundary``'s index.
     """
     title = title.str.lower()
     out = pd.Series("other", index=boundary.index, dtype=object)
@@ -196,8 +208,8 @@ def classify_osm(features: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     layers["water_bodies"] = _frame(gdf, is_water, {"class": water_cls, "name": name})
 
     is_pa = poly & (boundary.isin(["protected_area", "national_park"]) | leisure.eq("nature_reserve"))
-    pa_type = protected_area_type(boundary, leisure, _col(gdf, "protect_class"),
-                                  _col(gdf, "protection_title"))
+    pa_type = protected_area_type(boundary, leisure, protect_class=_col(gdf, "protect_class"),
+                                  title=_col(gdf, "protection_title"))
     layers["protected_areas"] = _frame(gdf, is_pa, {"type": pa_type, "name": name})
 
     layers["aerodromes"] = _frame(

@@ -29,7 +29,21 @@ _HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 
 
 def expand_other_tags(frame: pd.DataFrame, keys=EXTRA_TAGS) -> pd.DataFrame:
-    """Turn GDAL's ``other_tags`` (``"k"=>"v",...``) into one column per wanted key."""
+    """Turn GDAL's ``other_tags`` (``"k"=>"v",...``) into one column per wanted key.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A layer as GDAL's OSM driver reads it.
+    keys : iterable of str
+        Tags to extract (default :data:`EXTRA_TAGS`).
+
+    Returns
+    -------
+    DataFrame
+        ``frame`` without ``other_tags``, with a column per key found; a column the driver
+        already has keeps its values and is filled from ``other_tags`` where empty.
+    """
     if "other_tags" not in frame.columns or frame["other_tags"].isna().all():
         return frame.drop(columns=["other_tags"], errors="ignore")
     pairs = frame["other_tags"].dropna().str.extractall(_HSTORE)

@@ -24,7 +24,26 @@ log = logging.getLogger(__name__)
 
 
 def raster_crs(src: rasterio.io.DatasetReader, path: Path, crs: str | None = None) -> CRS:
-    """The raster's CRS, or ``crs`` when the file has none; an error naming the file otherwise."""
+    """The raster's CRS, or ``crs`` when the file has none.
+
+    Parameters
+    ----------
+    src : rasterio DatasetReader
+        The open raster.
+    path : Path
+        Its file, named in the error.
+    crs : str, optional
+        CRS to assume when the file has none.
+
+    Returns
+    -------
+    rasterio.crs.CRS
+
+    Raises
+    ------
+    DataError
+        The file has no CRS and ``crs`` is not given.
+    """
     if src.crs is not None:
         return src.crs
     if crs is not None:
@@ -38,6 +57,7 @@ def raster_crs(src: rasterio.io.DatasetReader, path: Path, crs: str | None = Non
 def reproject_raster(
     src_path: str | Path,
     dst_path: str | Path,
+    *,
     bounds: tuple[float, float, float, float] | None = None,
     resolution: float | None = None,
     crs: str | None = None,
@@ -61,6 +81,13 @@ def reproject_raster(
     -------
     Path
         ``dst_path``, a float32 GeoTIFF with nodata NaN.
+
+    Raises
+    ------
+    DataError
+        The source is missing, not a readable raster, or has no CRS and ``crs`` is not given.
+    LanduseError
+        The folder of ``dst_path`` cannot be created.
     """
     src_path, dst_path = Path(src_path), Path(dst_path)
     if not src_path.exists():

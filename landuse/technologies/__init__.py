@@ -78,6 +78,12 @@ class Output:
         Shown in comparisons (rule variants, monitoring) and the CLI's one-line balance.
     in_total : bool
         False for potentials reported apart (e.g. Agri-PV on good farmland).
+    territorial : bool
+        An avoided flow that also lowers the territorial (BISKO) balance: local fossil heat
+        replaced. Electricity never does (the territorial balance counts it at the grid mix).
+    electricity : bool
+        Local renewable electricity (MWh/a), reported in the territorial frame as generation
+        and as a share of the energy use.
     """
 
     column: str
@@ -87,6 +93,8 @@ class Output:
     kind: OutputKind
     headline: bool = False
     in_total: bool = True
+    territorial: bool = False
+    electricity: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,8 @@ class Technology:
     outputs: ClassVar[tuple[Output, ...]] = ()
     #: Show the eligible-area layer when the map opens.
     show_eligible: ClassVar[bool] = False
+    #: Key of its point layer whose points are its units (e.g. "turbines"); None: an area claim.
+    unit_points: ClassVar[str | None] = None
     #: Table column → unit, for the field list of the exports.
     field_units: ClassVar[Mapping[str, str]] = {}
     #: Words of its column names → abbreviations for 10-character Shapefile names.
@@ -191,6 +201,31 @@ class Technology:
     def finish(self, a: Assessment) -> Assessment:
         """Its own steps after the scores (default: none)."""
         return a
+
+    def claim(self, scored: pd.DataFrame, potential: pd.DataFrame, *, rules: RuleSet) -> pd.DataFrame:
+        """The land this technology claims per parcel, for the allocation (one hectare, one use).
+
+        Default: its eligible area in ha, one hectare of land per hectare, and on arable land
+        one hectare of food production lost per hectare.
+
+        Parameters
+        ----------
+        scored : DataFrame
+            Scored parcels (``<name>_<column>`` results, ``class``).
+        potential : DataFrame
+            The technical potential per parcel (same index).
+        rules : RuleSet
+            The rule set in use.
+
+        Returns
+        -------
+        DataFrame
+            ``units`` (ha, or a count such as turbines), ``ha_per_unit`` (land taken by one unit)
+            and ``farmland_ha_per_unit`` (food production lost by one unit), on the parcels' index.
+        """
+        arable = scored["class"].eq("arable").astype(float) if "class" in scored else 0.0
+        return pd.DataFrame({"units": self.column(scored, "eligible_ha"), "ha_per_unit": 1.0,
+                             "farmland_ha_per_unit": arable}, index=scored.index)
 
     def potential(self, scored: pd.DataFrame, values: Mapping[str, float], *, rules: RuleSet,
                   options: Mapping[str, Any]) -> pd.DataFrame:

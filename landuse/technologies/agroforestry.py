@@ -34,7 +34,8 @@ class Agroforestry(Technology):
         Output("coppice_planted_ha", "Trees planted", "ha", 2, "area", headline=True),
         Output("coppice_t_dm_a", "Wood", "t DM/a", 1, "mass"),
         Output("heat_mwh_a", "Heat", "MWh/a", 0, "energy", headline=True),
-        Output("coppice_avoided_t_co2e_a", "Wood-chip heat: avoided emissions", "t CO2e/a", 0, "avoided"),
+        Output("coppice_avoided_t_co2e_a", "Wood-chip heat: avoided emissions", "t CO2e/a", 0, "avoided",
+               territorial=True),
         Output("soil_sequestered_t_co2e_a", "Soil carbon", "t CO2e/a", 1, "sequestered"),
         Output("biomass_stock_t_co2e", "Standing biomass (one-off stock)", "t CO2e", 0, "stock"),
     )
@@ -53,6 +54,16 @@ class Agroforestry(Technology):
                                    np.where(table["eligible_ha"] > 0, "coppice", ""))
         a.layers_out["riparian"] = area_frame(a.parcels.index, riparian, table["riparian_ha"])
         return a
+
+    def claim(self, scored: pd.DataFrame, potential: pd.DataFrame, *, rules) -> pd.DataFrame:
+        """Fields claimed by their eligible area; food production lost: the planted share (tree
+        strips of alley cropping, the whole field under coppice) on arable land."""
+        eligible = self.column(scored, "eligible_ha")
+        planted = pd.to_numeric(potential.get("coppice_planted_ha", 0.0), errors="coerce")
+        arable = scored["class"].eq("arable").to_numpy() if "class" in scored else np.zeros(len(scored), bool)
+        taken = np.where(arable & (eligible > 0), planted / eligible.where(eligible > 0, 1.0), 0.0)
+        return pd.DataFrame({"units": eligible, "ha_per_unit": 1.0, "farmland_ha_per_unit": np.clip(taken, 0, 1)},
+                            index=scored.index)
 
     def potential(self, scored: pd.DataFrame, values: Mapping[str, float], *, rules,
                   options: Mapping[str, Any]) -> pd.DataFrame:

@@ -35,7 +35,7 @@ class PV(Technology):
                           fields={"parcel_id": "Parcel", "eligible_ha": "Agri-PV (ha)"}, show=False),)
     outputs = (
         Output("pv_mwp", "PV capacity", "MWp", 2, "capacity", headline=True),
-        Output("pv_mwh_a", "PV energy", "MWh/a", 0, "energy"),
+        Output("pv_mwh_a", "PV energy", "MWh/a", 0, "energy", electricity=True),
         Output("pv_avoided_t_co2e_a", "PV: avoided emissions", "t CO2e/a", 0, "avoided"),
         Output("agri_pv_mwp", "Agri-PV capacity (apart)", "MWp", 2, "capacity", in_total=False),
         Output("agri_pv_mwh_a", "Agri-PV energy (apart)", "MWh/a", 0, "energy", in_total=False),

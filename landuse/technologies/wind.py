@@ -120,7 +120,8 @@ class Wind(Technology):
     abbreviation = "wd"
     rules_file = Path(__file__).with_name("wind.yaml")
     values = ("rated_power_mw", "rotor_diameter_m", "hub_height_m", "total_height_m", "main_wind_direction_deg",
-              "spacing_along_d", "spacing_across_d")
+              "spacing_along_d", "spacing_across_d", "footprint_ha")
+    unit_points = "turbines"
     summary_columns = ("turbines",)
     layers = (ResultLayer("turbines", "Wind: turbines (placed)", "point", "#2166ac",
                           fields={"turbine_id": "Turbine", "parcel_id": "Parcel", "rated_power_mw": "Rated power (MW)"},
@@ -128,7 +129,7 @@ class Wind(Technology):
     outputs = (
         Output("wind_turbines", "Turbines", "count", 0, "count", headline=True),
         Output("wind_mw", "Wind capacity", "MW", 2, "capacity", headline=True),
-        Output("wind_mwh_a", "Wind energy", "MWh/a", 0, "energy"),
+        Output("wind_mwh_a", "Wind energy", "MWh/a", 0, "energy", electricity=True),
         Output("wind_avoided_t_co2e_a", "Wind: avoided emissions", "t CO2e/a", 0, "avoided"),
     )
     field_units = {"turbines": "count"}
@@ -145,6 +146,14 @@ class Wind(Technology):
         a.table["turbines"] = turbines.groupby("parcel_id").size().reindex(a.parcels.index).fillna(0).astype(int)
         a.layers_out["turbines"] = turbines
         return a
+
+    def claim(self, scored: pd.DataFrame, potential: pd.DataFrame, *, rules) -> pd.DataFrame:
+        """Turbines claim their footprint (foundation, crane pad, access); the rest of a wind area
+        stays farmland, Agri-PV or agroforestry."""
+        footprint = rules.values.get("footprint_ha", 0.5)
+        arable = scored["class"].eq("arable").astype(float) if "class" in scored else 0.0
+        return pd.DataFrame({"units": self.column(scored, "turbines"), "ha_per_unit": footprint,
+                             "farmland_ha_per_unit": arable * footprint}, index=scored.index)
 
     def potential(self, scored: pd.DataFrame, values: Mapping[str, float], *, rules,
                   options: Mapping[str, Any]) -> pd.DataFrame:
