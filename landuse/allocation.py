@@ -27,13 +27,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
@@ -42,6 +41,7 @@ from landuse import technologies as registry
 from landuse.config import WORKING_CRS, Region
 from landuse.errors import ConfigError
 from landuse.parameters import PARAMETER_DIR
+from landuse.schema import AllocationConfig, Constraints
 
 log = logging.getLogger(__name__)
 
@@ -50,48 +50,6 @@ TOL_HA = 1e-6
 
 
 # --- configuration --------------------------------------------------------------------
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Compatible(_Strict):
-    uses: list[str] = Field(min_length=2, max_length=2)
-    status: schema.Status
-    source: str
-
-
-class TechnologyLimits(_Strict):
-    """Constraints on one use in a municipality (each optional)."""
-
-    max_share_of_area: schema.ParameterEntry | None = None
-    max_share_of_eligible: schema.ParameterEntry | None = None
-    max_ha: schema.ParameterEntry | None = None
-    min_ha: schema.ParameterEntry | None = None
-    exclude_classes: list[schema.LandCover] = Field(default_factory=list)
-
-
-class Constraints(_Strict):
-    farmland_floor: schema.ParameterEntry | None = None
-    technologies: dict[str, TechnologyLimits] = Field(default_factory=dict)
-
-
-class PriorityStep(_Strict):
-    technology: str
-    where: str | None = None
-    label: str | None = None
-
-
-class AllocationConfig(_Strict):
-    """``allocation.yaml`` (and a region's ``allocation:`` section over it)."""
-
-    compatible: list[Compatible] = Field(default_factory=list)
-    method: Literal["optimise", "priority"] = "optimise"
-    objective: Literal["t_co2e", "mwh", "score_area"] = "t_co2e"
-    priority: list[PriorityStep] = Field(default_factory=list)
-    constraints: Constraints = Field(default_factory=Constraints)
-    municipalities: dict[str, Constraints] = Field(default_factory=dict)
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -474,9 +432,9 @@ def realistic_potential(technical: pd.DataFrame, units: pd.DataFrame, allocated:
                 if col in out:
                     out[col] = out[col] * share
     for kind in ("avoided", "sequestered"):
-        cols = [c for c in registry.total_columns(kind) if c in out]
         for sfx in ("", "_low", "_high"):
-            out[f"{kind}_t_co2e_a{sfx}"] = out[[c + sfx for c in cols]].sum(axis=1) if cols else 0.0
+            cols = [c + sfx for c in registry.total_columns(kind) if c + sfx in out]
+            out[f"{kind}_t_co2e_a{sfx}"] = out[cols].sum(axis=1) if cols else 0.0
     return out
 
 

@@ -47,6 +47,7 @@ from landuse.errors import ConfigError
 
 __all__ = [
     "STATUSES", "LAND_COVER_CLASSES", "OSM_TYPES",
+    "AllocationConfig", "Constraints", "TechnologyLimits", "PriorityStep", "Compatible",
     "read_yaml", "validate", "load", "did_you_mean", "check_names",
     "ParameterEntry", "ParameterFile",
     "RegionConfig", "Municipality", "BalanceConfig", "Baseline", "GroupBaseline", "Sources",
@@ -866,6 +867,8 @@ class RegionConfig(_Model):
     balance: BalanceConfig = Field(default_factory=BalanceConfig)
     baseline: Baseline = Field(default_factory=Baseline)
     sources: Sources
+    #: The region's allocation settings over the defaults (validated as AllocationConfig once merged).
+    allocation: dict[str, Any] | None = None
 
     @property
     def groups(self) -> list[str]:
@@ -1113,3 +1116,45 @@ class LandStatisticsConfig(_Model):
     settlement_subclasses: list[str]
     transport_classes: list[str]
     widths: Widths
+
+
+# --------------------------------------------------------------------------------------------
+# land allocation (landuse/parameters/allocation.yaml and a region's allocation: section)
+
+
+class Compatible(_Model):
+    uses: list[str] = Field(min_length=2, max_length=2)
+    status: Status
+    source: str
+
+
+class TechnologyLimits(_Model):
+    """Constraints on one use in a municipality (each optional)."""
+
+    max_share_of_area: ParameterEntry | None = None
+    max_share_of_eligible: ParameterEntry | None = None
+    max_ha: ParameterEntry | None = None
+    min_ha: ParameterEntry | None = None
+    exclude_classes: list[LandCover] = Field(default_factory=list)
+
+
+class Constraints(_Model):
+    farmland_floor: ParameterEntry | None = None
+    technologies: dict[str, TechnologyLimits] = Field(default_factory=dict)
+
+
+class PriorityStep(_Model):
+    technology: str
+    where: str | None = None
+    label: str | None = None
+
+
+class AllocationConfig(_Model):
+    """``allocation.yaml`` (and a region's ``allocation:`` section over it)."""
+
+    compatible: list[Compatible] = Field(default_factory=list)
+    method: Literal["optimise", "priority"] = "optimise"
+    objective: Literal["t_co2e", "mwh", "score_area"] = "t_co2e"
+    priority: list[PriorityStep] = Field(default_factory=list)
+    constraints: Constraints = Field(default_factory=Constraints)
+    municipalities: dict[str, Constraints] = Field(default_factory=dict)

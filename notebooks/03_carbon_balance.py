@@ -53,21 +53,28 @@ layers = stages["layers"]
 parcels = stages["parcels"]
 suitability = stages["suitability"]
 balance = stages["balance"]
-summary, potential = balance.data
+summary, potentials, allocation = balance.data
+potential = potentials[potentials["tier"] == "technical"].drop(columns="tier")  # each technology alone
 
 # %%
-from landuse.carbon import format_balance
+from landuse.carbon import format_balance, frame_table
 
+# the headline: rows tier × frame; the realistic tier (one use per hectare) first
+frame_table(summary)
+
+# %%
 for share in (0.25, 1.0):
-    print(f"--- {share:.0%} of the potential realised")
-    print(format_balance(summary[summary["share_realised"] == share]))
+    print(f"--- realistic tier, {share:.0%} of the potential realised")
+    print(format_balance(summary[(summary["share_realised"] == share) & (summary["tier"] == "realistic")]))
+
+# %% [markdown]
+# ## One hectare, one use
+# The allocation gives every hectare at most one of the uses that exclude each other
+# (`landuse/parameters/allocation.yaml`: compatibility table, PV cap, farmland floor, adoption
+# share); its parts are the `allocation` layer of `landuse.gpkg`.
 
 # %%
-from landuse.technologies import total_columns
-
-cols = [*total_columns("avoided"), *total_columns("sequestered"), "emission_load_t_co2e_a", "coverage_share_low",
-        "coverage_share", "coverage_share_high"]
-summary[summary["share_realised"] == 0.25][cols].round(3)
+allocation.groupby(["municipality", "use"])[["ha", "avoided_t_co2e_a", "territorial_t_co2e_a"]].sum().round(0)
 
 # %% [markdown]
 # ## Wood chips for a village heating network

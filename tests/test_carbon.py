@@ -55,8 +55,17 @@ def test_totals_are_sums_and_coverage(region):
         assert table.loc["Region", col] == pytest.approx(munis[col].sum())
         assert table.loc["Wurzener Land", col] == pytest.approx(munis.drop(index="Leipzig")[col].sum())
     r = table.loc["Region"]
-    assert r["coverage_share"] == pytest.approx((r["avoided_t_co2e_a"] + r["sequestered_t_co2e_a"]) / 3_693_592)
-    for sfx in ("avoided_t_co2e_a", "coverage_share"):
+    assert r["tier"] == "technical"
+    assert r["coverage_avoided_share"] == pytest.approx(
+        (r["avoided_t_co2e_a"] + r["sequestered_t_co2e_a"]) / 3_693_592)
+    # territorial frame: only the fossil heat replaced lowers the load; sinks beside it; electricity as MWh/a
+    assert r["territorial_t_co2e_a"] == pytest.approx(r["coppice_avoided_t_co2e_a"])
+    assert r["coverage_territorial_share"] == pytest.approx(r["coppice_avoided_t_co2e_a"] / 3_693_592)
+    assert r["sinks_t_co2e_a"] == pytest.approx(r["soil_sequestered_t_co2e_a"])
+    assert r["local_electricity_mwh_a"] == pytest.approx(r["pv_mwh_a"] + r["wind_mwh_a"])
+    assert r["energy_use_mwh_a"] == 9_922_900 + 958_038  # baseline energy use of both groups
+    assert r["electricity_share_of_energy_use"] == pytest.approx(r["local_electricity_mwh_a"] / 10_880_938)
+    for sfx in ("avoided_t_co2e_a", "coverage_avoided_share", "coverage_territorial_share"):
         assert (table[f"{sfx}_low"] <= table[sfx]).all() and (table[sfx] <= table[f"{sfx}_high"]).all()
     quarter = balance(parcels, pot, region, share=0.25)
     assert quarter.loc["Region", "avoided_t_co2e_a"] == pytest.approx(r["avoided_t_co2e_a"] / 4)

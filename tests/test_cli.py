@@ -197,7 +197,7 @@ def _unknown_value(tmp_path, cfg):
     return (["score", "--criteria", str(path.parent)],
             f"{path}: turbine.rotor_diametre_m: unknown value for wind. Did you mean 'rotor_diameter_m'? wind reads: "
             "rated_power_mw, rotor_diameter_m, hub_height_m, total_height_m, main_wind_direction_deg, "
-            "spacing_along_d, spacing_across_d.")
+            "spacing_along_d, spacing_across_d, footprint_ha.")
 
 
 def _misspelt_parameter(tmp_path, cfg):
@@ -255,7 +255,8 @@ def test_balance_snapshot_compare_and_woodchips(runner, tiny_region, tmp_path, l
     args = _args(tiny_region, out, layers_dir)
     r = runner.invoke(main, ["balance", *args, "--snapshot"])
     assert r.exit_code == 0, r.output
-    assert "Region: load 70,000 t CO2e/a" in r.output
+    assert "Region (realistic tier, 100% realised): load 70,000 t CO2e/a" in r.output
+    assert "Region (technical tier, 100% realised): load 70,000 t CO2e/a" in r.output
     assert not (out / "summary.csv").exists()  # balance prints; export writes summary.csv
     snap = next((out / "monitoring").glob("balance_*.csv"))
     r = runner.invoke(main, ["balance", *args, "--compare", str(snap)])
@@ -269,12 +270,14 @@ def test_balance_snapshot_compare_and_woodchips(runner, tiny_region, tmp_path, l
     assert r.exit_code == 0, r.output
     summary = pd.read_csv(out / "summary.csv", index_col=0)
     for col in ("pv_mwp", "pv_mwh_a", "wind_turbines", "wind_mw", "wind_mwh_a", "coppice_t_dm_a", "heat_mwh_a",
-                "avoided_t_co2e_a", "sequestered_t_co2e_a", "emission_load_t_co2e_a", "coverage_share",
-                "coverage_share_low", "coverage_share_high"):
+                "avoided_t_co2e_a", "sequestered_t_co2e_a", "emission_load_t_co2e_a", "coverage_avoided_share",
+                "coverage_avoided_share_low", "coverage_avoided_share_high", "territorial_t_co2e_a",
+                "coverage_territorial_share", "local_electricity_mwh_a", "tier"):
         assert col in summary.columns, col
     assert sorted(summary["share_realised"].unique()) == [0.1, 0.25, 0.5, 1.0]
     region = summary[(summary["level"] == "region") & (summary["share_realised"] == 1.0)]
-    assert region["emission_load_t_co2e_a"].tolist() == [70_000]
+    assert region["tier"].tolist() == ["realistic", "technical"]  # the realistic tier first
+    assert region["emission_load_t_co2e_a"].tolist() == [70_000, 70_000]
     r = runner.invoke(main, ["woodchips", *args, "--site", "Südheim", "--demand", "500"])
     assert r.exit_code == 0, r.output
     assert "harvest_and_chipping" in r.output and "saves" in r.output

@@ -15,7 +15,7 @@ def test_geopackage_layers_styles_and_summary(tiny_run):
     gpkg = out / "landuse.gpkg"
     layers = set(fiona.listlayers(gpkg))
     assert set(result_layer_names()) <= layers and {"summary", "layer_styles", "metadata"} <= layers
-    mem = res["suitability"].data
+    mem = {**res["suitability"].data, "allocation": res["balance"].data[2]}
     for name in result_layer_names():
         back = gpd.read_file(gpkg, layer=name)
         assert len(back) == len(mem[name]) and back.crs.to_epsg() == 25833, name
@@ -40,7 +40,7 @@ def test_shapefiles_roundtrip(tiny_run):
             assert (folder / f"{name}{ext}").exists(), name + ext
         assert (folder / f"{name}.cpg").read_text().strip().upper() in {"UTF-8", "UTF8"}
         back = gpd.read_file(folder / f"{name}.shp")
-        mem = res["suitability"].data[name]
+        mem = {**res["suitability"].data, "allocation": res["balance"].data[2]}[name]
         assert len(back) == len(mem) and back.crs.to_epsg() == 25833
         m = fields[fields["layer"] == name]
         assert m["short_name"].str.len().max() <= 10 and m["short_name"].str.lower().is_unique
@@ -113,17 +113,18 @@ def two_exports(tiny_run, tmp_path_factory):
     from landuse.potential import potential_parameters
 
     res, _ = tiny_run
-    summary, _ = res["balance"].data
+    summary, _, _ = res["balance"].data
     tables = {"suitability": res["suitability"].summary,
               "parameters": parameter_table(potential_parameters(load_rule_sets()))}
     metadata = {"region": "tiny", "crs": "EPSG:25833", "attribution": "; ".join(res["layers"].data.attribution)}
     base = tmp_path_factory.mktemp("twice")
-    first = export_all(res["suitability"].data, base / "a", summary=summary, tables=tables, metadata=metadata,
+    results = {**res["suitability"].data, "allocation": res["balance"].data[2]}
+    first = export_all(results, base / "a", summary=summary, tables=tables, metadata=metadata,
                        timestamp=STAMP)
     time.sleep(1.1)  # no byte may depend on the clock
-    second = export_all(res["suitability"].data, base / "b", summary=summary, tables=tables, metadata=metadata,
+    second = export_all(results, base / "b", summary=summary, tables=tables, metadata=metadata,
                         timestamp=STAMP)
-    return res["suitability"].data, first, second
+    return results, first, second
 
 
 def _zip_members(path):

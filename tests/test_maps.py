@@ -27,7 +27,8 @@ def test_embedded_map_needs_no_network(tiny_run):
 
 def test_popups_carry_scores_reasons_and_estimates(tiny_run):
     res, _ = tiny_run
-    summary, potential = res["balance"].data
+    summary, potential, _ = res["balance"].data
+    potential = potential[potential["tier"] == "realistic"].drop(columns="tier")
     m = build_map(res["suitability"].data, res["layers"].data["boundaries"], potential=potential, summary=summary,
                   attribution=["test"])
     page = m.get_root().render()
@@ -38,7 +39,8 @@ def test_popups_carry_scores_reasons_and_estimates(tiny_run):
 
 
 def _tiny_map(res):
-    summary, potential = res["balance"].data
+    summary, potential, _ = res["balance"].data
+    potential = potential[potential["tier"] == "realistic"].drop(columns="tier")
     return build_map(res["suitability"].data, res["layers"].data["boundaries"], potential=potential, summary=summary,
                      attribution=res["layers"].data.attribution, title="tiny")
 

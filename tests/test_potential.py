@@ -31,14 +31,15 @@ def test_pv_and_wind_by_hand():
     assert RULES["wind"].values["rated_power_mw"] == 5.56  # MW, reference turbine of wind.yaml
     out = potential_central(_parcels(), P, rule_sets=RULES)
     r = out.loc["pv_wind"]
-    # 10 ha / 1.0 ha/MWp = 10 MWp; × 1050 MWh/MWp = 10,500 MWh/a; × (680 − 50) g/kWh = 6,615 t/a
+    # 10 ha / 1.0 ha/MWp = 10 MWp; × 1050 MWh/MWp = 10,500 MWh/a; × (363 − 50) g/kWh = 3,286.5 t/a
+    # (avoided-emissions frame: the grid mix 2024 is the central factor)
     assert r["pv_mwp"] == pytest.approx(10.0)
     assert r["pv_mwh_a"] == pytest.approx(10_500)
-    assert r["pv_avoided_t_co2e_a"] == pytest.approx(10_500 * 630 / 1000)
-    # 2 × 5.56 MW × 2400 h = 26,688 MWh/a; × (750 − 9.5) g/kWh = 19,762.4 t/a
+    assert r["pv_avoided_t_co2e_a"] == pytest.approx(10_500 * 313 / 1000)
+    # 2 × 5.56 MW × 2400 h = 26,688 MWh/a; × (363 − 9.5) g/kWh = 9,434.2 t/a
     assert r["wind_mw"] == pytest.approx(11.12)
     assert r["wind_mwh_a"] == pytest.approx(26_688)
-    assert r["wind_avoided_t_co2e_a"] == pytest.approx(26_688 * 740.5 / 1000)
+    assert r["wind_avoided_t_co2e_a"] == pytest.approx(26_688 * 353.5 / 1000)
     # Agri-PV: 6 ha / 2 ha/MWp = 3 MWp, reported apart from the totals
     assert out.loc["alley", "agri_pv_mwp"] == pytest.approx(3.0)
     assert out.loc["alley", "avoided_t_co2e_a"] == pytest.approx(out.loc["alley", "coppice_avoided_t_co2e_a"])
@@ -92,7 +93,7 @@ def test_low_central_high_ordered():
         assert (out[f"{col}_low"] <= out[col] + 1e-9).all(), col
         assert (out[col] <= out[f"{col}_high"] + 1e-9).all(), col
     r = out.loc["pv_wind"]
-    # PV low: land need 1.2 ha/MWp, yield 950, avoided = grid mix 363, life cycle 63
+    # PV low: land need 1.2 ha/MWp, yield 950, avoided = grid mix 363, life cycle 63; high: UBA marginal 680
     assert r["pv_avoided_t_co2e_a_low"] == pytest.approx(10 / 1.2 * 950 * (363 - 63) / 1000)
     assert r["pv_avoided_t_co2e_a_high"] == pytest.approx(10 / 0.8 * 1150 * (680 - 32) / 1000)
 

@@ -271,14 +271,14 @@ def test_unknown_top_level_region_key(tmp_path):
     text = _replace(REGION, "margin_m: 3000", "margin: 3000")
     assert _error(RegionConfig, tmp_path, text) == (
         "unknown key 'margin'; did you mean 'margin_m'? allowed: name, title, state, rule_set, margin_m, "
-        "municipalities, balance, baseline, sources")
+        "municipalities, balance, baseline, sources, allocation")
 
 
 def test_unknown_key_without_close_match(tmp_path):
     text = REGION + "colour: blue\n"
     assert _error(RegionConfig, tmp_path, text) == (
         "unknown key 'colour'; allowed: name, title, state, rule_set, margin_m, municipalities, balance, "
-        "baseline, sources")
+        "baseline, sources, allocation")
 
 
 def test_status_typo(tmp_path):
@@ -563,6 +563,8 @@ def _model_for(path: Path, data) -> type:
         return ScenariosFile
     if path.name == "land_statistics.yaml":
         return LandStatisticsConfig
+    if path.name == "allocation.yaml":
+        return schema.AllocationConfig
     if isinstance(data, dict) and "technology" in data:
         return RuleSetConfig
     if isinstance(data, dict) and "municipalities" in data:

@@ -76,7 +76,8 @@ def test_fourth_technology_scored(fourth):
 def test_fourth_technology_balance(fourth):
     res, _ = fourth
     summary = res["balance"].summary
-    region = summary[(summary["level"] == "region") & (summary["share_realised"] == 1.0)].iloc[0]
+    full = summary[(summary["level"] == "region") & (summary["share_realised"] == 1.0)]
+    region = full[full["tier"] == "technical"].iloc[0]
     ha = res["suitability"].data["parcels"]["miscanthus_field_ha"].sum()
     assert region["miscanthus_t_dm_a"] == pytest.approx(15 * ha)  # central yield 15 t DM/ha/a
     # its declared range enters low/high: 10 and 20 t DM/ha/a
@@ -85,6 +86,11 @@ def test_fourth_technology_balance(fourth):
     others = region[["wind_avoided_t_co2e_a", "pv_avoided_t_co2e_a", "coppice_avoided_t_co2e_a"]].sum()
     assert region["miscanthus_avoided_t_co2e_a"] > 0
     assert region["avoided_t_co2e_a"] == pytest.approx(others + region["miscanthus_avoided_t_co2e_a"])
+    # it takes part in the allocation: its parts in the layer, never more than the technical tier
+    realistic = full[full["tier"] == "realistic"].iloc[0]
+    assert 0 < realistic["miscanthus_ha"] <= region["miscanthus_ha"] + 1e-9
+    parts = res["balance"].data[2]
+    assert parts.loc[parts["use"] == "miscanthus", "ha"].sum() == pytest.approx(realistic["miscanthus_ha"])
 
 
 def test_fourth_technology_map_and_export(fourth):
