@@ -169,7 +169,9 @@ def run_suitability(ctx: Context, layers: StageResult, parcels: StageResult, *, 
     def compute():
         results = score_all(parcels.data, layers.data, ctx.rule_sets, progress=progress)
         frames = result_layers(parcels.data, results)
-        summary = municipality_summary(parcels.data, results)
+        boundaries = layers.data["boundaries"]
+        land_ha = pd.Series(boundaries.geometry.area.to_numpy() / 1e4, index=boundaries["name"].to_numpy())
+        summary = municipality_summary(parcels.data, results, land_ha=land_ha.groupby(level=0).sum())
         return (frames, summary), {**frames, "suitability_summary": summary}
 
     frames, summary = _timed(cache, stage, key, compute)

@@ -270,9 +270,10 @@ def score_all(parcels: gpd.GeoDataFrame, layers: LayerSet, rule_sets: dict[str, 
     return out
 
 
-def municipality_summary(parcels: gpd.GeoDataFrame, results: dict) -> pd.DataFrame:
-    """Per municipality and the region: each technology's eligible area (ha) and the columns it
-    declares in ``summary_columns`` (turbines, Agri-PV ha, …), summed.
+def municipality_summary(parcels: gpd.GeoDataFrame, results: dict, *,
+                         land_ha: pd.Series | None = None) -> pd.DataFrame:
+    """Per municipality and the region: each technology's eligible area (ha), its share of the
+    municipal area, and the columns it declares in ``summary_columns`` (turbines, Agri-PV ha, …).
 
     Parameters
     ----------
@@ -280,20 +281,26 @@ def municipality_summary(parcels: gpd.GeoDataFrame, results: dict) -> pd.DataFra
         The parcel model with ``municipality`` and ``area_ha``.
     results : dict
         As :func:`score_all` returns.
+    land_ha : Series, optional
+        Area (ha) per municipality, e.g. of the boundaries (default: the parcels' area).
 
     Returns
     -------
     DataFrame
-        Index: municipality names and "Region"; columns ``<technology>_<column>``, rounded to 0.1.
+        Index: municipality names and "Region"; columns ``<technology>_<column>`` (ha and counts
+        rounded to 0.1) and ``<technology>_eligible_share_of_area`` (0–1; for wind the share
+        that WindBG targets count, as rotor-in areas).
     """
-    land = parcels.groupby("municipality")["area_ha"].sum()
+    land = parcels.groupby("municipality")["area_ha"].sum() if land_ha is None else land_ha
     rows = pd.DataFrame(index=land.index)
     for name, res in results.items():
         t = res["table"].join(parcels[["municipality"]])
         for col in ("eligible_ha", *technologies.get(name).summary_columns):
             rows[f"{name}_{col}"] = t.groupby("municipality")[col].sum()
     rows.loc["Region"] = rows.sum()
-    return rows.round(1)
+    land = pd.concat([land, pd.Series({"Region": land.sum()})])
+    shares = {f"{name}_eligible_share_of_area": (rows[f"{name}_eligible_ha"] / land).round(4) for name in results}
+    return rows.round(1).assign(**shares)
 
 
 def result_layers(parcels: gpd.GeoDataFrame, results: dict) -> dict[str, gpd.GeoDataFrame]:

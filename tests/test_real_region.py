@@ -5,6 +5,7 @@ end-to-end step and in benchmarks/bench_run.py."""
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from conftest import REAL_REGION_DATA
 
 from landuse.pipeline import run
@@ -50,3 +51,38 @@ def test_suitability_and_balance(real_run):
     assert len(turbines) == summary.loc["Region", "wind_turbines"]
     assert turbines.crs.to_epsg() == 25833
     assert (out / "map.html").stat().st_size < 5e6
+
+
+def test_allocation_one_use_per_hectare(real_run):
+    res, out = real_run
+    parts = gpd.read_file(out / "landuse.gpkg", layer="allocation")
+    assert set(parts["use"]) <= {"wind", "pv", "agroforestry"} and parts.crs.to_epsg() == 25833
+    by_use = {use: g.set_index("parcel_id").geometry for use, g in parts.groupby("use")}
+    for a, b in (("pv", "agroforestry"), ("pv", "wind")):  # uses that exclude each other
+        if a in by_use and b in by_use:
+            common = by_use[a].index.intersection(by_use[b].index)
+            overlap = shapely.area(shapely.intersection(by_use[a].loc[common].values, by_use[b].loc[common].values))
+            assert overlap.sum() < 10.0, (a, b)  # m², rounding of the cuts
+    assert "forest" not in set(res["parcels"].data.loc[parts.loc[parts["use"] == "wind", "parcel_id"], "class"])
+
+
+def test_realistic_within_technical_and_frames_by_hand(real_run):
+    res, _ = real_run
+    summary, potential, parts = res["balance"].data
+    full = summary[(summary["share_realised"] == 1.0) & (summary.index == "Thallwitz")
+                   & (summary["level"] == "municipality")].set_index("tier")
+    real, tech = full.loc["realistic"], full.loc["technical"]
+    for col in ("pv_mwp", "wind_turbines", "wind_mw", "coppice_planted_ha", "heat_mwh_a", "avoided_t_co2e_a",
+                "sequestered_t_co2e_a", "territorial_t_co2e_a", "local_electricity_mwh_a"):
+        assert real[col] <= tech[col] + 1e-6, col
+    assert real["pv_mwp"] < tech["pv_mwp"]  # the PV cap binds: one use per hectare is not the technical sum
+    # by hand from the realistic potential per parcel: avoided frame = PV + wind + heat; territorial = heat only
+    pot = potential[potential["tier"] == "realistic"]
+    assert real["avoided_t_co2e_a"] == pytest.approx(
+        pot[["pv_avoided_t_co2e_a", "wind_avoided_t_co2e_a", "coppice_avoided_t_co2e_a"]].sum().sum())
+    assert real["territorial_t_co2e_a"] == pytest.approx(pot["coppice_avoided_t_co2e_a"].sum())
+    assert real["local_electricity_mwh_a"] == pytest.approx(pot["pv_mwh_a"].sum() + pot["wind_mwh_a"].sum())
+    # PV at the grid mix: MWh × (363 − 50) g/kWh
+    assert real["pv_avoided_t_co2e_a"] == pytest.approx(real["pv_mwh_a"] * 313 / 1000)
+    # the allocated PV stays within 1 % of the municipal area (default cap)
+    assert parts.loc[parts["use"] == "pv", "ha"].sum() <= 0.01 * 5_301 + 0.5
