@@ -40,6 +40,7 @@ from landuse import schema
 from landuse import technologies as registry
 from landuse.config import WORKING_CRS, Region
 from landuse.errors import ConfigError
+from landuse.geometry import clean
 from landuse.parameters import PARAMETER_DIR
 from landuse.schema import AllocationConfig, Constraints
 
@@ -378,7 +379,7 @@ def _draw(scored: gpd.GeoDataFrame, allocated: pd.DataFrame, cl: Claims, results
                 count = int(round(allocated[t].iat[k])) if k >= 0 else 0
                 if count > 0:
                     geoms[k] = shapely.union_all(shapely.buffer(group.geometry.values[:count], radius[k], quad_segs=8))
-        parts[t] = geoms
+        parts[t] = clean(geoms)
     for t in area_techs:
         target = allocated[t].to_numpy() * 1e4
         avail = cl.eligible[t].copy()
@@ -396,8 +397,8 @@ def _draw(scored: gpd.GeoDataFrame, allocated: pd.DataFrame, cl: Claims, results
             if rest > 1.0:
                 first = shapely.union(first, cut_to_area(shapely.difference(avail[k], own[k]), rest))
             geoms[k] = first
-        parts[t] = geoms
-        allocated[t] = shapely.area(geoms) / 1e4
+        parts[t] = clean(geoms)  # polygons only: cuts along an edge leave lines and points
+        allocated[t] = shapely.area(parts[t]) / 1e4
     rows = []
     for t in names:
         geoms = parts[t]

@@ -210,6 +210,7 @@ def build_map(
     summary: pd.DataFrame | None = None,
     attribution: list[str] | None = None,
     technologies: list[str] | None = None,
+    allocation: gpd.GeoDataFrame | None = None,
     simplify_m: float = 5.0,
     title: str = "landuse",
 ) -> folium.Map:
@@ -232,6 +233,8 @@ def build_map(
     technologies : list of str, optional
         Technologies to show (default: every registered one with results; one map per
         technology for handing out).
+    allocation : GeoDataFrame, optional
+        The realistic tier's parcel parts by use (:func:`landuse.allocation.allocate`).
     simplify_m : float
         Display simplification tolerance (m); the analysis data keep full precision.
     title : str
@@ -297,6 +300,8 @@ def build_map(
             gdf = results.get(f"{tech.name}_{layer.key}")
             if gdf is not None and len(gdf):
                 _result_layer(gdf, layer, simplify_m).add_to(m)
+    if allocation is not None and len(allocation):
+        _allocation_layer(allocation, techs, simplify_m).add_to(m)
     folium.GeoJson(b4326[["name", "ags", "geometry"]].to_json(drop_id=True), name="Municipal borders",
                    style_function=lambda f: {"fillOpacity": 0, "color": "#333333", "weight": 2},
                    tooltip=folium.GeoJsonTooltip(["name", "ags"], ["Municipality", "AGS"])).add_to(m)
@@ -307,6 +312,28 @@ def build_map(
     m.get_root().html.add_child(folium.Element(_legend(techs)))
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m
+
+
+def _allocation_layer(parts: gpd.GeoDataFrame, techs: list[Technology], simplify_m: float) -> folium.GeoJson:
+    """The realistic tier: each allocated part coloured by its use, with ha and t CO2e/a."""
+    colors = {t.name: t.color for t in techs}
+    titles = {t.name: t.title for t in techs}
+    data = _web(parts[parts["use"].isin(colors)], simplify_m)
+    data = data.assign(use_title=data["use"].map(titles))
+    data = _round(data[["parcel_id", "municipality", "use", "use_title", "ha", "avoided_t_co2e_a",
+                        "territorial_t_co2e_a", "geometry"]],
+                  {"ha": 2, "avoided_t_co2e_a": 0, "territorial_t_co2e_a": 0})
+    fields = ["use_title", "parcel_id", "municipality", "ha", "avoided_t_co2e_a", "territorial_t_co2e_a"]
+    labels = ["Use (realistic tier)", "Parcel", "Municipality", "Allocated (ha)",
+              "Avoided emissions (t CO2e/a, avoided frame)", "Fossil heat replaced (t CO2e/a, territorial frame)"]
+    return folium.GeoJson(
+        data.to_json(na="null", drop_id=True),
+        name="Realistic tier: one use per hectare (allocation)",
+        style_function=lambda f, c=colors: {"fillColor": c.get(f["properties"]["use"], "#666666"),
+                                            "color": c.get(f["properties"]["use"], "#666666"), "weight": 0.5,
+                                            "fillOpacity": 0.75},
+        tooltip=folium.GeoJsonTooltip(["use_title", "ha"], ["Use", "ha"]),
+        popup=folium.GeoJsonPopup(fields, labels), show=False)
 
 
 def _data_uri(path: Path) -> str:
@@ -373,8 +400,8 @@ def map_files(technologies: list[str]) -> list[str]:
 
 def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFrame, out: str | os.PathLike, *,
                potential: pd.DataFrame | None = None, summary: pd.DataFrame | None = None,
-               attribution: list[str] | None = None, technologies: list[str] | None = None, embed: bool = True,
-               title: str = "landuse") -> list[Path]:
+               attribution: list[str] | None = None, technologies: list[str] | None = None,
+               allocation: gpd.GeoDataFrame | None = None, embed: bool = True, title: str = "landuse") -> list[Path]:
     """``map.html`` with every technology and ``map_<technology>.html`` for each one.
 
     Returns
@@ -386,8 +413,8 @@ def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFram
     names = technologies or [t.name for t in registry.technologies()
                              if f"{t.name}_eligible_ha" in results["parcels"].columns]
     common = {"potential": potential, "summary": summary, "attribution": attribution}
-    paths = [save_map(build_map(results, boundaries, technologies=names, title=title, **common),
-                      out / "map.html", embed=embed)]
+    paths = [save_map(build_map(results, boundaries, technologies=names, allocation=allocation, title=title,
+                                **common), out / "map.html", embed=embed)]
     for name in names:
         m = build_map(results, boundaries, technologies=[name], title=f"{title}: {registry.get(name).title}",
                       **common)

@@ -280,7 +280,7 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
         reused = False
         t0 = time.perf_counter()
         if kind == "maps":
-            _write_maps(ctx, layers.data, suitability, summary, realistic)
+            _write_maps(ctx, layers.data, suitability, summary, realistic, parts)
         else:
             _write_exports(ctx, layers.data, {**suitability.data, "allocation": parts}, suitability.summary, summary)
         cache.done(stage, key, time.perf_counter() - t0)
@@ -291,12 +291,12 @@ def _title(ctx: Context) -> str:
     return f"{ctx.region.title} — land-use potential" + ("" if ctx.scenario == "default" else f" ({ctx.scenario})")
 
 
-def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summary, potential) -> list[Path]:
+def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summary, potential, parts) -> list[Path]:
     from landuse.maps import write_maps
 
     return write_maps(suitability.data, layers["boundaries"], ctx.target, potential=potential, summary=summary,
-                      attribution=layers.attribution, technologies=list(ctx.rule_sets), embed=ctx.embed,
-                      title=_title(ctx))
+                      attribution=layers.attribution, technologies=list(ctx.rule_sets), allocation=parts,
+                      embed=ctx.embed, title=_title(ctx))
 
 
 def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_summary, summary) -> dict[str, Path]:

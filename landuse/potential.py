@@ -132,6 +132,19 @@ def parcel_potential(scored: pd.DataFrame, *, rule_sets: Mapping[str, Any], para
     options : mapping, optional
         The region's balance settings (``replaced_fuel``).
     """
+    from landuse import technologies
+
     params = params or potential_parameters(rule_sets)
-    return with_ranges(lambda values: potential_central(scored, values, rule_sets=rule_sets, options=options),
-                       params)
+    out = with_ranges(lambda values: potential_central(scored, values, rule_sets=rule_sets, options=options), params)
+    changed = False
+    for name, rules in rule_sets.items():
+        for col, (low, high) in technologies.get(name).potential_ranges(scored, params, rules=rules).items():
+            out[f"{col}_low"] = np.minimum(low.reindex(out.index).fillna(0.0), out[col])
+            out[f"{col}_high"] = np.maximum(high.reindex(out.index).fillna(0.0), out[col])
+            changed = True
+    if changed:  # the totals' ends are the sums of their parts' ends (every formula is monotone)
+        for kind in ("avoided", "sequestered"):
+            cols = [c for c in technologies.total_columns(kind) if c in out]
+            for sfx in ("_low", "_high"):
+                out[f"{kind}_t_co2e_a{sfx}"] = out[[c + sfx for c in cols]].sum(axis=1) if cols else 0.0
+    return out

@@ -57,6 +57,8 @@ def test_allocation_one_use_per_hectare(real_run):
     res, out = real_run
     parts = gpd.read_file(out / "landuse.gpkg", layer="allocation")
     assert set(parts["use"]) <= {"wind", "pv", "agroforestry"} and parts.crs.to_epsg() == 25833
+    assert set(parts.geom_type) <= {"Polygon", "MultiPolygon"}  # Shapefile-safe: no stray lines from the cuts
+    assert (out / "shapefiles" / "allocation.shp").is_file()
     by_use = {use: g.set_index("parcel_id").geometry for use, g in parts.groupby("use")}
     for a, b in (("pv", "agroforestry"), ("pv", "wind")):  # uses that exclude each other
         if a in by_use and b in by_use:

@@ -102,3 +102,30 @@ def test_tiny_region_sliver_takes_no_turbine(tiny_layers):
     assert len(res["eligible"]) == 1
     assert res["eligible"].total_bounds[3] - res["eligible"].total_bounds[1] == pytest.approx(13, abs=0.1)
     assert len(res["turbines"]) == 0 and res["table"]["turbines"].sum() == 0
+
+
+def test_turbines_and_mw_with_ranges_from_the_placement():
+    """Low: the large turbine (175 m, 7.2 MW) at 8 D × 4 D; high: the small one (146 m, 5.1 MW) at 4 D × 3 D."""
+    from landuse.potential import parcel_potential
+
+    layers = LayerSet(layers={name: conform(gpd.GeoDataFrame(geometry=[], crs=WORKING_CRS), name, "test")
+                              for name in SCHEMA})
+    rules = load_rule_set("wind")
+    parcels = gpd.GeoDataFrame({"class": ["arable"], "ags": "1", "municipality": "A"},
+                               geometry=[box(0, 0, 6000, 4000)], crs=WORKING_CRS, index=["p0"])
+    table = score_technology(parcels, layers, rules)["table"]
+    low, central, high = table.loc["p0", ["turbines_low", "turbines", "turbines_high"]]
+    assert low < central < high
+    area = score_technology(parcels, layers, rules)["eligible"][["geometry"]]
+    assert low == len(place_turbines(area, rotor_diameter_m=175, rated_power_mw=7.2, spacing_along_d=8,
+                                     spacing_across_d=4))
+    assert high == len(place_turbines(area, rotor_diameter_m=146, rated_power_mw=5.1, spacing_along_d=4,
+                                      spacing_across_d=3))
+    scored = parcels.drop(columns="geometry").join(table.add_prefix("wind_"))
+    pot = parcel_potential(scored, rule_sets={"wind": rules}).loc["p0"]
+    assert pot["wind_turbines_low"] == low and pot["wind_turbines_high"] == high
+    assert pot["wind_mw_low"] == pytest.approx(min(low * 7.2, high * 5.1))
+    assert pot["wind_mw"] == pytest.approx(central * 5.56)
+    assert pot["wind_mw_low"] < pot["wind_mw"] < pot["wind_mw_high"]
+    assert pot["wind_mw_high"] == pytest.approx(max(low * 7.2, high * 5.1))
+    assert pot["avoided_t_co2e_a_low"] == pytest.approx(pot["wind_avoided_t_co2e_a_low"])

@@ -244,6 +244,22 @@ class Technology:
         """
         return pd.DataFrame({o.column: 0.0 for o in self.outputs}, index=scored.index)
 
+    def potential_ranges(self, scored: pd.DataFrame, params: Mapping[str, Any], *,
+                         rules: RuleSet) -> dict[str, tuple[pd.Series, pd.Series]]:
+        """Low and high ends its formulas cannot get from the parameter ranges alone (e.g. turbine
+        counts from placements at the range ends): column → (low, high) per parcel. Default: none.
+
+        Parameters
+        ----------
+        scored : DataFrame
+            Scored parcels.
+        params : mapping
+            Parameter name → :class:`landuse.parameters.Parameter` (value, low, high).
+        rules : RuleSet
+            The rule set in use.
+        """
+        return {}
+
     # helpers for subclasses --------------------------------------------------------------
 
     def column(self, scored: pd.DataFrame, name: str) -> pd.Series:

@@ -122,7 +122,7 @@ class Wind(Technology):
     values = ("rated_power_mw", "rotor_diameter_m", "hub_height_m", "total_height_m", "main_wind_direction_deg",
               "spacing_along_d", "spacing_across_d", "footprint_ha")
     unit_points = "turbines"
-    summary_columns = ("turbines",)
+    summary_columns = ("turbines", "turbines_low", "turbines_high")
     layers = (ResultLayer("turbines", "Wind: turbines (placed)", "point", "#2166ac",
                           fields={"turbine_id": "Turbine", "parcel_id": "Parcel", "rated_power_mw": "Rated power (MW)"},
                           per_parcel=False),)
@@ -136,16 +136,54 @@ class Wind(Technology):
     abbreviations = {"turbine": "tb", "turbines": "tb"}
 
     def finish(self, a: Assessment) -> Assessment:
-        """Place turbines in the eligible area; count them per parcel (``turbines``)."""
-        v = a.rules.values
-        turbines = place_turbines(
-            area_frame(a.parcels.index, a.eligible, a.table["eligible_ha"]),
-            rotor_diameter_m=v["rotor_diameter_m"], rated_power_mw=v["rated_power_mw"],
-            spacing_along_d=v.get("spacing_along_d", 5), spacing_across_d=v.get("spacing_across_d", 3),
-            main_wind_direction_deg=v.get("main_wind_direction_deg", 225))
-        a.table["turbines"] = turbines.groupby("parcel_id").size().reindex(a.parcels.index).fillna(0).astype(int)
-        a.layers_out["turbines"] = turbines
+        """Place turbines in the eligible area; count them per parcel (``turbines``), and again at
+        the ends of the declared ranges: ``turbines_low`` with the widest spacing and the largest
+        rotor, ``turbines_high`` with the tightest spacing and the smallest rotor (the eligible area
+        is the central turbine's)."""
+        area = area_frame(a.parcels.index, a.eligible, a.table["eligible_ha"])
+        for column, end in (("turbines", "value"), ("turbines_low", "low"), ("turbines_high", "high")):
+            d = self._design(a.rules, end)
+            placed = place_turbines(area, main_wind_direction_deg=a.rules.values.get("main_wind_direction_deg", 225),
+                                    **d)
+            a.table[column] = placed.groupby("parcel_id").size().reindex(a.parcels.index).fillna(0).astype(int)
+            if end == "value":
+                a.layers_out["turbines"] = placed
         return a
+
+    @staticmethod
+    def _design(rules, end: str) -> dict[str, float]:
+        """Turbine and spacing at one end of the ranges: ``low`` counts fewest turbines (large
+        rotor, wide spacing), ``high`` most (small rotor, tight spacing)."""
+        def pick(name: str, fewer: str, default: float) -> float:
+            p = rules.parameters.get(name)
+            if p is None:
+                return rules.values.get(name, default)
+            if end == "value":
+                return p.value
+            return getattr(p, fewer if end == "low" else {"low": "high", "high": "low"}[fewer])
+
+        return {"rotor_diameter_m": pick("rotor_diameter_m", "high", 160.0),
+                "rated_power_mw": pick("rated_power_mw", "high", 5.56),
+                "spacing_along_d": pick("spacing_along_d", "high", 5.0),
+                "spacing_across_d": pick("spacing_across_d", "high", 3.0)}
+
+    def potential_ranges(self, scored: pd.DataFrame, params: Mapping[str, Any], *, rules) -> dict:
+        """Turbines and MW from the placement at the range ends (a large turbine at wide spacing,
+        a small one at tight spacing), energy and avoided emissions from them with the parameter
+        ends; the central values stay inside."""
+        big, small = self._design(rules, "low"), self._design(rules, "high")
+        n_big, n_small = self.column(scored, "turbines_low"), self.column(scored, "turbines_high")
+        mw = pd.concat([n_big * big["rated_power_mw"], n_small * small["rated_power_mw"]], axis=1)
+        mw_low, mw_high = mw.min(axis=1), mw.max(axis=1)
+        flh, factor, life = (params[k] for k in ("wind_full_load_hours_h_a", "wind_avoided_g_co2e_per_kwh",
+                                                 "wind_life_cycle_g_co2e_per_kwh"))
+        return {
+            "wind_turbines": (n_big, n_small),
+            "wind_mw": (mw_low, mw_high),
+            "wind_mwh_a": (mw_low * flh.low, mw_high * flh.high),
+            "wind_avoided_t_co2e_a": (mw_low * flh.low * (factor.low - life.high) / 1000,
+                                      mw_high * flh.high * (factor.high - life.low) / 1000),
+        }
 
     def claim(self, scored: pd.DataFrame, potential: pd.DataFrame, *, rules) -> pd.DataFrame:
         """Turbines claim their footprint (foundation, crane pad, access); the rest of a wind area
