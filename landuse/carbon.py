@@ -33,7 +33,54 @@ def headline_columns() -> list[str]:
     return [o.column for o in technologies.all_outputs() if o.headline] + list(TOTALS)
 
 
-def group_figures(region: Region, municipalities: pd.DataFrame, key: str) -> pd.Series:
+def dated_loads(region: Region) -> pd.DataFrame:
+    """Every emission load the region declares: each group's baseline (``baseline.groups``, the
+    baseline year) and the dated loads (``baseline.loads``, measured or target), in t CO2e/a.
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``year``, ``kind`` (baseline, measured, target), ``t_co2e_a``, ``status``, ``source``.
+    """
+    base = region.baseline
+    rows = [{"group": g, "year": base.get("year"), "kind": "baseline", "t_co2e_a": float(v["ghg_t_co2e_a"]),
+             "status": base.get("status", ""), "source": base.get("source", "")}
+            for g, v in (base.get("groups") or {}).items() if v and v.get("ghg_t_co2e_a") is not None]
+    for load in base.get("loads") or []:
+        value = load.get("t_co2e_a")
+        if value is None:
+            value = load["t_co2e_per_inhabitant"] * load["inhabitants"]
+        rows.append({"group": load["group"], "year": load["year"], "kind": load.get("kind", "measured"),
+                     "t_co2e_a": float(value), "status": load.get("status", ""), "source": load.get("source", "")})
+    return pd.DataFrame(rows, columns=["group", "year", "kind", "t_co2e_a", "status", "source"])
+
+
+def loads_in(region: Region, year: int | None = None) -> dict[str, tuple[float | None, int | None]]:
+    """Each group's load held against the potential: the baseline (``year`` None), or the load
+    of ``year`` (measured or target), else the latest measured one before it.
+
+    Returns
+    -------
+    dict
+        Group → (t CO2e/a or None, the year it is from).
+    """
+    loads = dated_loads(region)
+    out = {}
+    for g in region.groups:
+        mine = loads[loads["group"] == g]
+        if year is None:
+            pick = mine[mine["kind"] == "baseline"]
+        else:
+            pick = mine[mine["year"] == year]
+            if pick.empty:
+                earlier = mine[(mine["kind"] != "target") & (mine["year"] <= year)]
+                pick = earlier[earlier["year"] == earlier["year"].max()] if len(earlier) else earlier
+        out[g] = (float(pick["t_co2e_a"].iloc[0]), int(pick["year"].iloc[0])) if len(pick) else (None, None)
+    return out
+
+
+def group_figures(region: Region, municipalities: pd.DataFrame, key: str, *,
+                  figures: dict[str, float | None] | None = None) -> pd.Series:
     """A baseline figure (e.g. ``ghg_t_co2e_a``, ``energy_use_mwh_a``) per municipality, group and
     the region.
 
@@ -48,6 +95,8 @@ def group_figures(region: Region, municipalities: pd.DataFrame, key: str) -> pd.
         ``ags`` and ``municipality`` (name) of the municipalities in the parcels.
     key : str
         Name of the figure in ``baseline.groups.<group>``.
+    figures : dict, optional
+        Group → figure, instead of the baseline's (e.g. a dated load).
 
     Returns
     -------
@@ -56,6 +105,8 @@ def group_figures(region: Region, municipalities: pd.DataFrame, key: str) -> pd.
         its name with a municipality, as Leipzig does).
     """
     groups = {g: (v or {}).get(key) for g, v in (region.baseline.get("groups") or {}).items()}
+    if figures is not None:
+        groups = dict(figures)
     out = {}
     for m in region.municipalities:
         name = municipalities.loc[municipalities["ags"] == m.ags, "municipality"].iloc[0] \
@@ -76,17 +127,20 @@ def group_figures(region: Region, municipalities: pd.DataFrame, key: str) -> pd.
     return pd.Series(out, dtype=float)
 
 
-def emission_loads(region: Region, municipalities: pd.DataFrame) -> pd.Series:
-    """Emission load (t CO2e/a, territorial baseline) per municipality, group and the region
-    (see :func:`group_figures`)."""
-    return group_figures(region, municipalities, "ghg_t_co2e_a")
+def emission_loads(region: Region, municipalities: pd.DataFrame, *, year: int | None = None) -> pd.Series:
+    """Emission load (t CO2e/a, territorial) per municipality, group and the region: the baseline,
+    or the loads of ``year`` (see :func:`loads_in` and :func:`group_figures`)."""
+    if year is None:
+        return group_figures(region, municipalities, "ghg_t_co2e_a")
+    return group_figures(region, municipalities, "ghg_t_co2e_a",
+                         figures={g: v for g, (v, _) in loads_in(region, year).items()})
 
 
 TIERS = ("realistic", "technical")
 
 
 def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, share: float = 1.0, *,
-            tier: str = "technical") -> pd.DataFrame:
+            tier: str = "technical", load_year: int | None = None) -> pd.DataFrame:
     """The balance in both accounting frames: one row per municipality, group and the region.
 
     Parameters
@@ -102,6 +156,8 @@ def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, shar
     tier : {"technical", "realistic"}
         Which potential this is: technical (each technology alone on all its eligible land,
         an upper bound per technology) or realistic (the allocation, one use per hectare).
+    load_year : int, optional
+        Hold the potential against the loads of this year (default: the baseline's).
 
     Returns
     -------
@@ -144,7 +200,12 @@ def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, shar
     table.insert(2, "share_realised", share)
     municipalities = parcels[["ags", "municipality"]].drop_duplicates()
     keys = list(zip(table["level"], table.index, strict=True))
-    table["emission_load_t_co2e_a"] = emission_loads(region, municipalities).reindex(keys).to_numpy()
+    table["emission_load_t_co2e_a"] = emission_loads(region, municipalities, year=load_year).reindex(keys).to_numpy()
+    years = {g: y for g, (_, y) in loads_in(region, load_year).items()}
+    group_of = dict(zip(parcels["municipality"], parcels["municipality_group"], strict=False))
+    region_years = "/".join(str(y) for y in sorted({y for y in years.values() if y is not None}))
+    table["emission_load_year"] = [str(years.get(group_of.get(name) if level == "municipality" else name) or "")
+                                   if level != "region" else region_years for level, name in keys]
     table["energy_use_mwh_a"] = group_figures(region, municipalities, "energy_use_mwh_a").reindex(keys).to_numpy()
     load = table["emission_load_t_co2e_a"]
     for sfx in ("", "_low", "_high"):
@@ -238,6 +299,46 @@ def format_balance(table: pd.DataFrame) -> str:
 
 
 # --- monitoring -------------------------------------------------------------------------
+
+def trajectory(summary: pd.DataFrame, region: Region) -> pd.DataFrame:
+    """The potential held against every dated load (baseline, measured, targets): per group and
+    the region, the realistic tier at full realisation in both frames.
+
+    Returns
+    -------
+    DataFrame
+        Rows (area, year, kind); ``load_t_co2e_a``, ``avoided_and_sinks_t_co2e_a`` and
+        ``coverage_avoided_share`` (avoided frame), ``territorial_t_co2e_a`` and
+        ``coverage_territorial_share`` (territorial frame), ``status``, ``source``.
+    """
+    full = summary[(summary["share_realised"] == summary["share_realised"].max())
+                   & (summary["tier"] == "realistic") & (summary["level"] != "municipality")]
+    loads = dated_loads(region)
+    rows = []
+    years = sorted(set(loads["year"].dropna().astype(int)))
+    for year in years:
+        per_group = loads_in(region, year)
+        for name, row in full.iterrows():
+            if row["level"] == "group":
+                value, used = per_group.get(name, (None, None))
+                match = loads[(loads["group"] == name) & (loads["year"] == used)]
+                kind = match["kind"].iloc[0] if len(match) else ""
+                status = match["status"].iloc[0] if len(match) else ""
+            else:
+                known = [v for v, _ in per_group.values()]
+                value = sum(known) if known and None not in known else None
+                kinds = {loads.loc[(loads["group"] == g) & (loads["year"] == y), "kind"].iloc[0]
+                         for g, (_, y) in per_group.items() if y is not None}
+                kind, status, used = "/".join(sorted(kinds)), "", year
+            flow = row["avoided_t_co2e_a"] + row["sequestered_t_co2e_a"]
+            rows.append({"area": name, "year": year, "load_from_year": used, "kind": kind, "load_t_co2e_a": value,
+                         "avoided_and_sinks_t_co2e_a": flow,
+                         "coverage_avoided_share": flow / value if value else np.nan,
+                         "territorial_t_co2e_a": row["territorial_t_co2e_a"],
+                         "coverage_territorial_share": row["territorial_t_co2e_a"] / value if value else np.nan,
+                         "status": status})
+    return pd.DataFrame(rows).set_index(["area", "year"]) if rows else pd.DataFrame()
+
 
 def save_snapshot(table: pd.DataFrame, folder: str | os.PathLike, date: dt.date | None = None) -> Path:
     """Save a balance as ``balance_<YYYY-MM-DD>.csv`` in ``folder`` (the monitoring series)."""

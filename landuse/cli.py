@@ -128,13 +128,19 @@ parameters_option = click.option(
 embed_option = click.option("--embed/--no-embed", default=True, show_default=True,
                             help="Embed the map's JS/CSS so it opens offline (tiles aside).")
 
+load_year_option = click.option(
+    "--load-year", type=int, default=None,
+    help="Hold the balance against the emission loads of this year (baseline.loads; default: the baseline).",
+)
+
 #: The options of every command that runs the pipeline.
-pipeline_options = _options(output_options, criteria_option, scenario_option, parameters_option)
+pipeline_options = _options(output_options, criteria_option, scenario_option, parameters_option, load_year_option)
 
 
-def _pipeline_kwargs(region, data, layers_dir, out, criteria=None, scenario="default", parameters=None) -> dict:
+def _pipeline_kwargs(region, data, layers_dir, out, criteria=None, scenario="default", parameters=None,
+                     load_year=None) -> dict:
     return {"region": load_region(region), "data": data, "layers_dir": layers_dir, "out": out, "criteria": criteria,
-            "scenario": scenario, "parameters": parameters}
+            "scenario": scenario, "parameters": parameters, "load_year": load_year}
 
 
 @main.command()
@@ -208,6 +214,7 @@ def balance(variants: str, snapshot: bool, compare_to: Path | None, **options) -
         headline_columns,
         save_snapshot,
         side_by_side,
+        trajectory,
     )
     from landuse.io import write_table
     from landuse.pipeline import context
@@ -219,6 +226,8 @@ def balance(variants: str, snapshot: bool, compare_to: Path | None, **options) -
         click.echo(f"-- {tier} tier, {share:.0%} of the potential realised")
         click.echo(format_balance(block))
     click.echo(frame_table(summary).to_string())
+    click.echo("-- trajectory: the realistic potential against every dated load")
+    click.echo(trajectory(summary, kwargs["region"]).round(3).to_string())
     full = summary[(summary["share_realised"] == summary["share_realised"].max()) & (summary["tier"] == "realistic")]
     if variants:
         summaries = {kwargs["scenario"]: summary}

@@ -27,6 +27,7 @@ from landuse import technologies as registry
 from landuse.cache import Cache, code_key, files_key
 from landuse.config import WORKING_CRS, Region, load_region, resolve_data_dir
 from landuse.criteria import RuleSet, load_rule_sets, max_buffer_m
+from landuse.errors import ConfigError
 from landuse.io import config_hash, sha256_file
 from landuse.layers import LayerSet, layer_store, store_paths
 
@@ -62,6 +63,7 @@ class Context:
     scenario: str
     force: bool
     embed: bool
+    load_year: int | None = None
 
     @property
     def target(self) -> Path:
@@ -83,20 +85,28 @@ def scenario_dir(out: Path, scenario: str) -> Path:
 
 
 def context(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, out=None, criteria=None,
-            parameters=None, scenario: str = "default", force: bool = False, embed: bool = True) -> Context:
+            parameters=None, scenario: str = "default", force: bool = False, embed: bool = True,
+            load_year: int | None = None) -> Context:
     """Load and check the configuration of a run (region, rule sets, parameter file) before any work."""
     from landuse.allocation import load_allocation
 
     region = region if isinstance(region, Region) else load_region(region)
     rule_sets = load_rule_sets(criteria, scenario)
     allocation = load_allocation(region)
+    if load_year is not None:
+        from landuse.carbon import dated_loads
+
+        years = sorted(set(dated_loads(region)["year"].dropna().astype(int)))
+        if load_year not in years:
+            raise ConfigError(f"{region.path}: no emission load for {load_year}; the region declares "
+                              f"{', '.join(map(str, years)) or 'none'} (baseline and baseline.loads).")
     if parameters is not None:
         from landuse.potential import default_parameters
 
         default_parameters(parameters)  # a broken parameter file fails now, not after the scoring
     return Context(region, Path(data) if data else None, Path(layers_dir) if layers_dir else Path("layers"),
                    Path(out) if out else Path("outputs") / region.name, rule_sets, allocation,
-                   Path(parameters) if parameters else None, scenario or "default", force, embed)
+                   Path(parameters) if parameters else None, scenario or "default", force, embed, load_year)
 
 
 def _timed(cache: Cache, stage: str, key: str, compute: Callable[[], tuple[Any, dict[str, pd.DataFrame]]]):
@@ -191,7 +201,7 @@ def run_balance(ctx: Context, layers: StageResult, suitability: StageResult) -> 
     from landuse.potential import parcel_potential, potential_parameters
 
     params_file = ctx.parameters
-    key = config_hash(suitability.key, ctx.region.checksum(), files_key(params_file),
+    key = config_hash(suitability.key, ctx.region.checksum(), files_key(params_file), ctx.load_year,
                       ctx.allocation.model_dump(mode="json"),
                       code_key("landuse.potential", "landuse.carbon", "landuse.allocation"))
     cache, stage = ctx.cache, ctx.stage("balance")
@@ -214,7 +224,8 @@ def run_balance(ctx: Context, layers: StageResult, suitability: StageResult) -> 
         parts = _part_flows(parts, realistic)
         shares = sorted(set(ctx.region.balance["shares"]) | {1.0})
         tiers = {"realistic": realistic, "technical": technical}
-        summary = pd.concat([balance(scored, tiers[t], ctx.region, share, tier=t) for t in TIERS for share in shares])
+        summary = pd.concat([balance(scored, tiers[t], ctx.region, share, tier=t, load_year=ctx.load_year)
+                             for t in TIERS for share in shares])
         potential = pd.concat([tiers[t].assign(tier=t) for t in TIERS])
         return (summary, potential, parts), {"summary": summary, "potential": potential, "allocation": parts}
 
@@ -300,7 +311,7 @@ def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summar
 
 
 def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_summary, summary) -> dict[str, Path]:
-    from landuse.carbon import frame_table
+    from landuse.carbon import frame_table, trajectory
     from landuse.export import export_all
     from landuse.io import write_table
     from landuse.parameters import parameter_table
@@ -308,7 +319,8 @@ def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_su
     from landuse.stats import land_statistics
 
     params = potential_parameters(ctx.rule_sets, ctx.parameters)
-    tables = {"frames": frame_table(summary), "suitability": suitability_summary,
+    tables = {"frames": frame_table(summary), "trajectory": trajectory(summary, ctx.region),
+              "suitability": suitability_summary,
               "parameters": parameter_table(params)}
     metadata = {
         "region": ctx.region.name, "title": ctx.region.title, "scenario": ctx.scenario, "crs": WORKING_CRS,
@@ -328,8 +340,8 @@ def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_su
 
 def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, out=None, criteria=None,
         parameters=None, scenario: str = "default", until: Stage = "outputs", outputs: tuple[str, ...] = OUTPUTS,
-        force: bool = False, embed: bool = True, progress: Callable[[str], None] | None = None
-        ) -> dict[str, StageResult]:
+        force: bool = False, embed: bool = True, load_year: int | None = None,
+        progress: Callable[[str], None] | None = None) -> dict[str, StageResult]:
     """The job up to stage ``until``; each stage is reused while its key is unchanged.
 
     Parameters
@@ -356,6 +368,9 @@ def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, 
         Rerun every stage.
     embed : bool
         Embed the maps' JS/CSS (they open offline).
+    load_year : int, optional
+        Hold the balance against the emission loads of this year (``baseline.loads``; default
+        the baseline year).
     progress : callable, optional
         Called with each stage's name before it runs.
 
@@ -367,7 +382,7 @@ def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, 
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     ctx = context(region, data=data, layers_dir=layers_dir, out=out, criteria=criteria, parameters=parameters,
-                  scenario=scenario, force=force, embed=embed)
+                  scenario=scenario, force=force, embed=embed, load_year=load_year)
     step = progress or (lambda name: None)
     last = STAGES.index(until)
     res: dict[str, StageResult] = {}

@@ -50,7 +50,7 @@ __all__ = [
     "AllocationConfig", "Constraints", "TechnologyLimits", "PriorityStep", "Compatible",
     "read_yaml", "validate", "load", "did_you_mean", "check_names",
     "ParameterEntry", "ParameterFile",
-    "RegionConfig", "Municipality", "BalanceConfig", "Baseline", "GroupBaseline", "Sources",
+    "RegionConfig", "Municipality", "BalanceConfig", "Baseline", "GroupBaseline", "DatedLoad", "Sources",
     "BoundarySource", "OsmSource", "RasterSource", "FileSource", "ParcelSource",
     "RuleSetConfig", "ExclusionRule", "ScoreRule",
     "ScenariosFile", "Scenario", "TechnologyOverride",
@@ -752,13 +752,42 @@ class GroupBaseline(_Model):
         return notes
 
 
+class DatedLoad(_Model):
+    """A group's emission load (territorial) in another year than the baseline's: measured, or a
+    target; as t CO2e/a or as t per inhabitant × inhabitants."""
+
+    group: str
+    year: StrictInt
+    kind: Literal["measured", "target"] = "measured"
+    t_co2e_a: NonNegative | None = None
+    t_co2e_per_inhabitant: NonNegative | None = None
+    inhabitants: PositiveInt | None = None
+    status: Status
+    source: str
+
+    @model_validator(mode="after")
+    def _one_figure(self):
+        per_head = self.t_co2e_per_inhabitant is not None
+        if (self.t_co2e_a is None) == (not per_head):  # neither or both
+            raise _fail("give exactly one of t_co2e_a, or t_co2e_per_inhabitant with inhabitants")
+        if per_head and self.inhabitants is None:
+            raise _fail("t_co2e_per_inhabitant needs 'inhabitants' (of the same year)", ("inhabitants",))
+        return self
+
+    @property
+    def load_t_co2e_a(self) -> float:
+        """The load in t CO2e/a."""
+        return float(self.t_co2e_a if self.t_co2e_a is not None else self.t_co2e_per_inhabitant * self.inhabitants)
+
+
 class Baseline(_Model):
-    """The baseline of the emission load and land statistics, per group."""
+    """The baseline of the emission load and land statistics, per group, and dated loads."""
 
     year: StrictInt | None = None
     source: str | None = None
     status: Status | None = None
     groups: dict[str, GroupBaseline] = Field(default_factory=dict)
+    loads: list[DatedLoad] = Field(default_factory=list)
 
 
 class _Provenance(_Model):
@@ -891,6 +920,12 @@ class RegionConfig(_Model):
                 mean = f"; did you mean '{close}'?" if close else ";"
                 raise _fail(f"unknown group '{name}'{mean} the municipalities' groups are {', '.join(groups)}",
                             ("baseline", "groups"))
+        for i, load in enumerate(self.baseline.loads):
+            if load.group not in groups:
+                close = _closest(load.group, groups)
+                mean = f"; did you mean '{close}'?" if close else ";"
+                raise _fail(f"unknown group '{load.group}'{mean} the municipalities' groups are {', '.join(groups)}",
+                            ("baseline", "loads", i, "group"))
         return self
 
 

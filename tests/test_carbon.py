@@ -85,3 +85,49 @@ def test_monitoring_snapshot_and_compare(region, tmp_path):
     leipzig = table[(table["area"] == "Leipzig") & (table["indicator"] == "pv_mwp")]
     assert list(leipzig["level"]) == ["municipality", "group"] and (leipzig["change"] == 0).all()
 
+
+
+def test_dated_loads_and_load_year(region):
+    from landuse.carbon import dated_loads, loads_in
+
+    loads = dated_loads(region)
+    leipzig = loads[loads["group"] == "Leipzig"].set_index("year")
+    assert leipzig.loc[2016, "t_co2e_a"] == 3_401_109 and leipzig.loc[2016, "kind"] == "baseline"
+    assert leipzig.loc[2021, "t_co2e_a"] == pytest.approx(5.02 * 601_866)  # t per inhabitant × inhabitants
+    assert leipzig.loc[2040, "kind"] == "target" and leipzig.loc[2040, "t_co2e_a"] == pytest.approx(0.25 * 608_013)
+    chosen = loads_in(region, 2021)
+    assert chosen["Leipzig"] == (pytest.approx(5.02 * 601_866), 2021)
+    assert chosen["Wurzener Land"] == (292_483, 2016)  # no later figure: the latest measured one
+    assert loads_in(region, 2019)["Leipzig"][1] == 2018  # between measurements: the earlier one, not a target
+    parcels = _parcels()
+    pot = parcel_potential(parcels, rule_sets=RULES, options=region.balance)
+    table = balance(parcels, pot, region, load_year=2021)
+    assert table.loc["Region", "emission_load_t_co2e_a"] == pytest.approx(5.02 * 601_866 + 292_483)
+    assert table.loc["Region", "emission_load_year"] == "2016/2021"
+    assert table.loc["Bennewitz", "emission_load_year"] == "2016"
+
+
+def test_trajectory(region):
+    from landuse.carbon import trajectory
+
+    parcels = _parcels()
+    pot = parcel_potential(parcels, rule_sets=RULES, options=region.balance)
+    summary = pd.concat([balance(parcels, pot, region, tier=t) for t in ("realistic", "technical")])
+    traj = trajectory(summary, region)
+    assert sorted({y for _, y in traj.index}) == [2016, 2018, 2021, 2030, 2040]
+    row = traj.loc[("Leipzig", 2030)]
+    real = summary[(summary["tier"] == "realistic") & (summary["level"] == "group")].loc["Leipzig"]
+    assert row["kind"] == "target" and row["load_t_co2e_a"] == pytest.approx(1.9 * 608_013)
+    assert row["coverage_avoided_share"] == pytest.approx(
+        (real["avoided_t_co2e_a"] + real["sequestered_t_co2e_a"]) / (1.9 * 608_013))
+    assert row["coverage_territorial_share"] == pytest.approx(real["territorial_t_co2e_a"] / (1.9 * 608_013))
+
+
+def test_unknown_load_year_is_one_line(tmp_path):
+    from landuse.errors import ConfigError
+    from landuse.pipeline import context
+
+    with pytest.raises(ConfigError) as err:
+        context("leipzig-wurzen", out=tmp_path, load_year=1999)
+    assert str(err.value).endswith("no emission load for 1999; the region declares 2016, 2018, 2021, 2030, 2040 "
+                                   "(baseline and baseline.loads).")

@@ -37,7 +37,8 @@ MUNICIPALITY_HINT = '(give at least one municipality, e.g. - {name: Leipzig, ags
      "municipalities[0].ags: '123' must be 8 digits, the official municipality key (AGS), e.g. \"14713000\" for "
      "Leipzig"),
     ("name: x\nmunicipalities: [{ags: '14713000'}]\nsources: {}\nfoo: 1\n",
-     "unknown key 'foo'; allowed: name, title, state, rule_set, margin_m, municipalities, balance, baseline, sources, allocation"),
+     "unknown key 'foo'; allowed: name, title, state, rule_set, margin_m, municipalities, balance, baseline, "
+     "sources, allocation"),
     ("name: x\nmunicipalities: [{ags: '14713000'}]\n", "'sources' is missing (required)"),
 ])
 def test_bad_region_files(tmp_path, text, message):
