@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -242,37 +241,6 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike
     """
     path = Path(path)
     with atomic_path(path, option=option) as tmp:
-        for name, gdf in layers.items():
-            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
-    return path
-
-
-def update_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike) -> Path:
-    """Write or replace layers in a GeoPackage, keeping its other layers, through a temporary copy.
-
-    The file at ``path`` changes only when every layer is written: an interrupted write
-    leaves the previous complete file.
-
-    Parameters
-    ----------
-    layers : mapping of str to GeoDataFrame
-        Layer name → features.
-    path : path-like
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    LanduseError
-        The folder cannot be created or written.
-    """
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        if path.exists():
-            shutil.copyfile(path, tmp)
         for name, gdf in layers.items():
             pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
     return path

@@ -498,31 +498,6 @@ def build_parcels(layers: LayerSet, parcels_source: dict | None = None, data_dir
     parcels["candidate"] = parcels["class"].isin(CANDIDATE_CLASSES)
     return parcel_attributes(parcels, layers, settings)
 
-
-def write_parcels(parcels: gpd.GeoDataFrame, path: str | os.PathLike) -> Path:
-    """Write the parcel model as layer ``parcels`` of a GeoPackage (other layers are kept).
-
-    Parameters
-    ----------
-    parcels : GeoDataFrame
-        Indexed by ``parcel_id``; the index is written as a column.
-    path : path-like
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    LanduseError
-        The folder cannot be created or written.
-    """
-    from landuse.io import update_layers
-
-    return update_layers({"parcels": parcels.reset_index()}, path)
-
-
 def parcel_summary(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
     """Parcel count and area (ha) per municipality and land-cover class, candidates only."""
     cand = parcels[parcels["candidate"]]

@@ -20,7 +20,6 @@ from landuse.parcels import (
     parcel_attributes,
     raster_statistics,
     waterway_length,
-    write_parcels,
 )
 
 
@@ -138,15 +137,6 @@ def test_waterway_length_along_and_inside():
         LineString([(20, 130), (80, 130)]),   # 30 m away: not counted
     ], crs="EPSG:25833")
     assert waterway_length(parcels, ww, 10)[0] == pytest.approx(120)
-
-
-def test_write_and_reopen(model, tmp_path):
-    path = write_parcels(model, tmp_path / "landuse.gpkg")
-    back = gpd.read_file(path, layer="parcels")
-    assert len(back) == len(model) and back.crs.to_epsg() == 25833
-    assert list(back["parcel_id"]) == list(model.index)
-    assert back["area_ha"].to_numpy() == pytest.approx(model["area_ha"].to_numpy())
-    assert "Südheim" in set(back["municipality"])
 
 
 def _parcel_file_region(tmp_path, frame, extra=""):
