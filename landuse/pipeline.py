@@ -125,7 +125,9 @@ def run_layers(ctx: Context) -> StageResult:
     layerset, reused = layer_store(ctx.region, ctx.data, layers_dir=ctx.layers_dir,
                                    rules_margin_m=max_buffer_m(ctx.rule_sets), force=ctx.force)
     gpkg, _, _ = store_paths(ctx.region.name, ctx.layers_dir)
-    key = layerset.manifest.get("gpkg_sha256") or (sha256_file(gpkg) if gpkg.exists() else "")
+    # the store's checksum and its inputs' (rasters change the parcels' statistics, not the vector layers)
+    key = config_hash(layerset.manifest.get("gpkg_sha256") or (sha256_file(gpkg) if gpkg.exists() else ""),
+                      layerset.manifest.get("fingerprint"))
     return StageResult(layerset, key, reused, files=[gpkg])
 
 
