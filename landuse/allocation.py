@@ -414,7 +414,8 @@ def _draw(scored: gpd.GeoDataFrame, allocated: pd.DataFrame, cl: Claims, results
 
 def realistic_potential(technical: pd.DataFrame, units: pd.DataFrame, allocated: pd.DataFrame) -> pd.DataFrame:
     """Each technology's potential columns (central, low, high) scaled per parcel by the share
-    of its units allocated; the totals recomputed.
+    of its units allocated; the totals recomputed. Columns reported apart (``in_total`` False,
+    e.g. Agri-PV) keep their technical value: they are outside both tiers' totals.
 
     Parameters
     ----------
@@ -429,6 +430,8 @@ def realistic_potential(technical: pd.DataFrame, units: pd.DataFrame, allocated:
     for name in allocated.columns:
         share = (allocated[name] / units[name].where(units[name] > 0)).fillna(0.0).clip(0, 1)
         for o in registry.get(name).outputs:
+            if not o.in_total:  # reported apart (Agri-PV): its own line, outside both tiers' totals
+                continue
             for col in (o.column, f"{o.column}_low", f"{o.column}_high"):
                 if col in out:
                     out[col] = out[col] * share
