@@ -165,6 +165,8 @@ class Cache:
         """Write frames (GeoDataFrames as GeoParquet) to ``<stage>/<name>.parquet``; the stage's
         previous files are replaced."""
         folder = self.path(stage)
+        if self.records.pop(stage, None) is not None:  # never trust the old record while its files change
+            write_json(self.records, self.path("stages.json"))
         if folder.is_dir():
             shutil.rmtree(folder)
         make_dir(folder)

@@ -23,7 +23,7 @@ import pyogrio
 
 from landuse import technologies
 from landuse.config import WORKING_CRS
-from landuse.io import atomic_path, write_table
+from landuse.io import OLD_MARK, TEMP_MARK, atomic_path, crash_point, write_table
 from landuse.technologies import ResultLayer
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.Path
     folder = Path(folder)
     dbf_date = {"DBF_DATE_LAST_UPDATE": timestamp[:10]} if timestamp else {}
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}{TEMP_MARK}", dir=folder.parent))
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is for everyone who may read the folder
@@ -281,9 +281,13 @@ def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.Path
             "Shapefiles of the landuse results, EPSG:25833 (ETRS89 / UTM 33N), UTF-8.\n"
             "Field names are cut to 10 characters: fields.csv maps them to the full names and units.\n"
             "Each layer has a QGIS style (.qml) beside it; QGIS loads it with the layer.\n", encoding="utf-8")
-        backup = folder.with_name(f".{folder.name}.old")
+        # swap: between the two renames only the old version exists, under .<name>.old;
+        # clean_temporary puts it back if the process dies right there
+        backup = folder.with_name(f".{folder.name}{OLD_MARK}")
+        shutil.rmtree(backup, ignore_errors=True)
         if folder.exists():
             folder.rename(backup)
+        crash_point(f"between-renames:{folder.name}")
         tmp.rename(folder)
         shutil.rmtree(backup, ignore_errors=True)
     finally:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -50,8 +52,12 @@ def read_vector(
     crs: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     columns: list[str] | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a vector file and check its CRS.
+    """Read a vector file and check its CRS and coordinates.
+
+    Z and M values are dropped (the analysis is 2-D) with a note; coordinates that look like
+    degrees in a file whose CRS is in metres are an error (a wrong ``.prj``).
 
     Parameters
     ----------
@@ -64,6 +70,9 @@ def read_vector(
         that has a CRS keeps it.
     bbox, columns
         Passed to :func:`pyogrio.read_dataframe`.
+    encoding : str, optional
+        Text encoding of the attributes (e.g. ``cp1252`` for an old Shapefile without ``.cpg``;
+        the ``encoding:`` key of a source entry).
 
     Returns
     -------
@@ -73,25 +82,34 @@ def read_vector(
     Raises
     ------
     DataError
-        The file does not exist, is not a GIS file, lacks the layer, or has no CRS and none
-        was given.
+        The file does not exist, is not a GIS file, lacks the layer, has no CRS and none
+        was given, or its coordinates do not fit its CRS.
     """
     path = Path(path)
     where = f"{path}" + (f" (layer '{layer}')" if layer else "")
     if not path.exists():
         raise DataError(f"{where}: file not found.")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataError(f"{where}: unknown encoding {encoding!r}; e.g. cp1252, latin1, UTF-8.") from None
     try:
-        gdf = pyogrio.read_dataframe(path, layer=layer, bbox=bbox, columns=columns)
+        gdf = pyogrio.read_dataframe(path, layer=layer, bbox=bbox, columns=columns, encoding=encoding)
     except pyogrio.errors.DataLayerError as exc:
         try:
             names = [name for name, _ in pyogrio.list_layers(path)]
         except Exception:  # noqa: BLE001 - only used for the hint
             names = []
         raise DataError(f"{where}: layer not found. Layers in the file: {names}.") from exc
-    except pyogrio.errors.DataSourceError as exc:
-        raise DataError(
-            f"{where}: not a readable GIS file ({exc}). Give a GeoPackage, Shapefile or GeoJSON."
-        ) from exc
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.FieldError, pyogrio.errors.GeometryError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{where}: not a readable GIS file ({detail}). Give a GeoPackage, Shapefile or GeoJSON; "
+                        "a truncated or half-copied file reads like this too.") from exc
+    except UnicodeDecodeError:
+        raise DataError(f"{where}: its text is not {encoding or 'UTF-8'}; set 'encoding:' in its source entry "
+                        "(e.g. cp1252 for an old Shapefile without .cpg).") from None
+    _check_text(gdf, where)
     if gdf.crs is None:
         if crs is None:
             raise DataError(
@@ -99,7 +117,47 @@ def read_vector(
                 "config (or fix the file's .prj)."
             )
         gdf = gdf.set_crs(crs)
+    check_coordinates(gdf, where)
+    geoms = gdf.geometry.values
+    if len(geoms) and (shapely.has_z(geoms).any() or _has_m(geoms)):
+        log.warning("%s: Z/M coordinates dropped (the analysis is 2-D).", where)
+        gdf = gdf.set_geometry(shapely.force_2d(geoms))
     return gdf
+
+
+def _check_text(gdf: gpd.GeoDataFrame, where: str) -> None:
+    """C1 control characters (U+0080–U+009F) in text: cp1252 bytes read as Latin-1 or UTF-8."""
+    for col in gdf.columns:
+        if col == gdf.geometry.name or not (pd.api.types.is_object_dtype(gdf[col])
+                                            or pd.api.types.is_string_dtype(gdf[col])):
+            continue
+        text = gdf[col].dropna().astype(str)
+        bad = text[text.str.contains("[\x80-\x9f]", regex=True)]
+        if len(bad):
+            raise DataError(f"{where}: column '{col}' holds control characters ({bad.iloc[0]!r}): the file is "
+                            "probably cp1252 without a .cpg; set 'encoding: cp1252' in its source entry.")
+
+
+def _has_m(geoms) -> bool:
+    has_m = getattr(shapely, "has_m", None)  # shapely >= 2.1
+    return bool(has_m is not None and has_m(geoms).any())
+
+
+def check_coordinates(gdf: gpd.GeoDataFrame, where: str) -> None:
+    """Coordinates that fit the CRS: degrees in a CRS in metres (a wrong ``.prj``) are an error.
+
+    Raises
+    ------
+    DataError
+        Names the file, its CRS and its coordinate range.
+    """
+    if gdf.empty or gdf.crs is None or not gdf.crs.is_projected:
+        return
+    minx, miny, maxx, maxy = gdf.total_bounds
+    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        raise DataError(f"{where}: its CRS is {gdf.crs.to_string()} (metres) but its coordinates "
+                        f"({minx:.3f}, {miny:.3f} … {maxx:.3f}, {maxy:.3f}) look like degrees: fix the file's CRS "
+                        "(e.g. EPSG:4326 for longitude/latitude).")
 
 
 def repair_geometries(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
@@ -176,6 +234,50 @@ def make_dir(folder: str | os.PathLike, *, option: str = "--out") -> Path:
     return folder
 
 
+#: Marks the names of files and folders being written (``.<name>.tmp-<random>``).
+TEMP_MARK = ".tmp-"
+#: Suffix of a folder's previous version while a new one is swapped in (``.<name>.old``).
+OLD_MARK = ".old"
+
+
+def crash_point(name: str) -> None:
+    """End the process at once, like ``kill -9``, when ``$LANDUSE_CRASH_AT`` names this point
+    (tests of crash safety; no clean-up code runs)."""
+    if os.environ.get("LANDUSE_CRASH_AT") == name:
+        os._exit(137)
+
+
+def clean_temporary(folder: str | os.PathLike) -> list[str]:
+    """Tidy an output folder after an interrupted write: remove half-written ``.*.tmp-*`` files
+    and folders, and put back a folder's previous version (``.<name>.old``) when the swap was cut
+    between its two renames (else drop the old version).
+
+    Returns
+    -------
+    list of str
+        What was done, one line each (also logged).
+    """
+    folder = Path(folder)
+    done = []
+    if not folder.is_dir():
+        return done
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") and TEMP_MARK in entry.name:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            done.append(f"removed the half-written {entry.name}")
+        elif entry.name.startswith(".") and entry.name.endswith(OLD_MARK) and entry.is_dir():
+            final = folder / entry.name[1:-len(OLD_MARK)]
+            if final.exists():
+                shutil.rmtree(entry)
+                done.append(f"removed the previous version {entry.name}")
+            else:
+                entry.rename(final)
+                done.append(f"restored {final.name}/ from {entry.name} (the last write was interrupted)")
+    for line in done:
+        log.warning("%s: %s", folder, line)
+    return done
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, option: str = "--out") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` when the block ends.
@@ -202,7 +304,7 @@ def atomic_path(path: str | os.PathLike, *, option: str = "--out") -> Iterator[P
     path = Path(path)
     make_dir(path.parent, option=option)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}{TEMP_MARK}", suffix=path.suffix, dir=path.parent)
     except OSError as exc:
         raise LanduseError(f"Cannot write to {path.parent}: {exc.strerror}. Choose another {option}.") from exc
     os.close(fd)
@@ -210,6 +312,7 @@ def atomic_path(path: str | os.PathLike, *, option: str = "--out") -> Iterator[P
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        crash_point(f"before-replace:{path.name}")
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

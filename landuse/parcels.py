@@ -181,8 +181,19 @@ def read_parcel_file(spec: dict, data_dir: Path, layers: LayerSet) -> gpd.GeoDat
         The file is missing, unreadable, lacks the layer, or has no CRS and none is given.
     """
     path = data_dir / spec["path"]
-    gdf = read_vector(path, layer=spec.get("layer"), crs=spec.get("crs"))
+    gdf = read_vector(path, layer=spec.get("layer"), crs=spec.get("crs"), encoding=spec.get("encoding"))
     n_in = len(gdf)
+    id_field = spec.get("id_field")
+    if id_field:
+        if id_field not in gdf.columns:
+            columns = ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
+            raise DataError(f"{path}: id_field '{id_field}' is not a column of the file; columns: {columns}.")
+        ids = gdf[id_field].astype(str)
+        dup = ids[ids.duplicated(keep=False)].unique()
+        if len(dup):
+            shown = ", ".join(repr(d) for d in dup[:3])
+            raise DataError(f"{path}: {len(dup)} ids in '{id_field}' are given to more than one parcel (e.g. {shown}); "
+                            "make them unique, or drop id_field to use stable ids made from the geometry.")
     gdf = repair_geometries(gdf, str(path)).to_crs(WORKING_CRS)
     gdf = _polygon_parts(gdf[["geometry"] + ([spec["id_field"]] if spec.get("id_field") else [])])
     i, j = gdf.sindex.query(gdf.geometry.values, predicate="overlaps")

@@ -277,6 +277,9 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
     unknown = set(outputs) - set(OUTPUTS)
     if unknown:
         raise ValueError(f"outputs must be among {OUTPUTS}, got {sorted(unknown)}")
+    from landuse.io import clean_temporary
+
+    clean_temporary(ctx.target)  # leftovers of an interrupted run: half-written files, a cut folder swap
     summary, potential, parts = bal.data
     realistic = potential[potential["tier"] == "realistic"].drop(columns="tier")
     cache = ctx.cache
@@ -327,7 +330,9 @@ def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_su
     metadata = {
         "region": ctx.region.name, "title": ctx.region.title, "scenario": ctx.scenario, "crs": WORKING_CRS,
         "landuse_version": __version__, "technologies": ", ".join(ctx.rule_sets),
-        "parameters": str(ctx.parameters or "landuse default (landuse/parameters/potential.yaml)"),
+        # names and checksums, no local paths: the same inputs give the same file anywhere
+        "parameters": (f"{ctx.parameters.name} (sha256 {sha256_file(ctx.parameters)[:12]})" if ctx.parameters
+                       else "landuse default (landuse/parameters/potential.yaml)"),
         "attribution": "; ".join(layers.attribution),
         "sources": "; ".join(f"{s.get('source')}: {s.get('path') or s.get('type')} ({s.get('date')})"
                              for s in layers.manifest.get("sources", [])),

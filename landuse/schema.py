@@ -799,9 +799,10 @@ class _Provenance(_Model):
 
 
 class _FileProvenance(_Provenance):
-    """A source file: its CRS when the file lacks one, and its provenance."""
+    """A source file: its CRS when the file lacks one, its text encoding, and its provenance."""
 
     crs: Annotated[str, Hint("e.g. EPSG:25833")] | None = None
+    encoding: Annotated[str, Hint("e.g. cp1252 for an old Shapefile without .cpg")] | None = None
 
 
 class BoundarySource(_FileProvenance):

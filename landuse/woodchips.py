@@ -13,6 +13,9 @@ from landuse.errors import ConfigError, DataError
 from landuse.parameters import PARAMETER_DIR, Parameter, load_parameters
 from landuse.potential import FUELS, fossil_heat_g_per_kwh
 
+#: A heating site farther from the region than this is a typo (swapped coordinates, wrong CRS).
+MAX_SITE_DISTANCE_KM = 10.0
+
 
 def heating_site(location: str | tuple[float, float], parcels: gpd.GeoDataFrame, layers) -> shapely.Point:
     """A heating network's location (EPSG:25833).
@@ -46,8 +49,16 @@ def heating_site(location: str | tuple[float, float], parcels: gpd.GeoDataFrame,
             geom = res.geometry.iloc[int(np.argmax(res.geometry.area))] if len(res) else hit.geometry.iloc[0]
             return shapely.point_on_surface(geom)
     if abs(x) <= 180 and abs(y) <= 90:
-        return gpd.GeoSeries([shapely.Point(x, y)], crs="EPSG:4326").to_crs(parcels.crs).iloc[0]
-    return shapely.Point(x, y)
+        point = gpd.GeoSeries([shapely.Point(x, y)], crs="EPSG:4326").to_crs(parcels.crs).iloc[0]
+    else:
+        point = shapely.Point(x, y)
+    region = layers["boundaries"].geometry.union_all()
+    km = region.distance(point) / 1000
+    if km > MAX_SITE_DISTANCE_KM:
+        raise DataError(f"Heating site '{location}' lies {km:,.0f} km from the region (at most "
+                        f"{MAX_SITE_DISTANCE_KM:g} km): give 'x,y' in EPSG:25833, 'lon,lat' or a municipality name "
+                        f"({', '.join(layers['boundaries']['name'])}).")
+    return point
 
 
 def woodchip_chain(parcels: gpd.GeoDataFrame, potential: pd.DataFrame, site: shapely.Point, *,
@@ -80,6 +91,9 @@ def woodchip_chain(parcels: gpd.GeoDataFrame, potential: pd.DataFrame, site: sha
     """
     if fuel not in FUELS:
         raise ConfigError(f"Replaced fuel must be one of {', '.join(FUELS)}, got {fuel!r}.")
+    if not np.isfinite(heat_demand_mwh_a) or heat_demand_mwh_a <= 0:
+        raise ConfigError(f"Heat demand {heat_demand_mwh_a:g} MWh/a: give the network's yearly heat demand as a "
+                          "positive number (e.g. --demand 2000).")
     p = {k: v.value for k, v in (params or load_parameters(PARAMETER_DIR / "potential.yaml")).items()}
     c = {k: v.value for k, v in (chain or load_parameters(PARAMETER_DIR / "woodchips.yaml")).items()}
     eff = p["chip_boiler_efficiency"]

@@ -196,3 +196,20 @@ def test_dem_gives_elevation_and_slope(tiny_layers, tmp_path):
     meadow = _at(model, 500, 1700)  # x 100…900: mean elevation 50 m
     assert meadow["dem_mean"] == pytest.approx(50.0)
     assert meadow["slope_deg_mean"] == pytest.approx(np.degrees(np.arctan(0.1)), abs=0.01)
+
+
+def test_parcel_file_duplicate_ids_and_missing_id_field(tmp_path):
+    frame = gpd.GeoDataFrame({"fsk": ["A", "A", "B", "B", "C"]},
+                             geometry=[box(X0 + 100 + 100 * i, Y0 + 600, X0 + 190 + 100 * i, Y0 + 900)
+                                       for i in range(5)], crs="EPSG:25833")
+    region, data, layers = _parcel_file_region(tmp_path / "dup", frame)
+    with pytest.raises(DataError) as err:
+        build_parcels(layers, region.sources["parcels"], data)
+    assert str(err.value) == (f"{data / 'flurstuecke.gpkg'}: 2 ids in 'fsk' are given to more than one parcel "
+                              "(e.g. 'A', 'B'); make them unique, or drop id_field to use stable ids made from the "
+                              "geometry.")
+    frame = frame.rename(columns={"fsk": "flurstueck"})
+    region, data, layers = _parcel_file_region(tmp_path / "missing", frame)
+    with pytest.raises(DataError, match=r"flurstuecke.gpkg: id_field 'fsk' is not a column of the file; "
+                                        r"columns: flurstueck\."):
+        build_parcels(layers, region.sources["parcels"], data)

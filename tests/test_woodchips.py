@@ -34,3 +34,22 @@ def test_woodchip_chain_by_hand():
     assert fp.loc["total", "g_co2e_per_kwh_fuel"] == pytest.approx(7 + 9 + 4 + 3 + transport)
     assert fp.loc["total", "g_co2e_per_kwh_heat"] == pytest.approx((23 + transport) / 0.85)
     assert res["saving_t_co2e_a"] == pytest.approx(1000 * (310 / 0.92 - (23 + transport) / 0.85) / 1000)
+
+
+def test_demand_and_site_are_checked(tiny_layers):
+    from landuse.errors import ConfigError, DataError
+    from landuse.woodchips import heating_site
+
+    parcels = gpd.GeoDataFrame({"class": "arable", "agroforestry_eligible_ha": [10.0]},
+                               geometry=[box(1000, 0, 1100, 100)], crs="EPSG:25833", index=["p"])
+    pot = parcel_potential(parcels, rule_sets=RULES)
+    for demand in (-2000, 0, float("nan")):
+        with pytest.raises(ConfigError, match=r"^Heat demand .* MWh/a: give the network's yearly heat demand as a "
+                                              r"positive number"):
+            woodchip_chain(parcels, pot, Point(0, 0), heat_demand_mwh_a=demand)
+    with pytest.raises(DataError) as err:  # mid-Atlantic: lon -30, lat 10
+        heating_site("-30,10", parcels, tiny_layers)
+    assert str(err.value).startswith("Heating site '-30,10' lies ") and "km from the region (at most 10 km)" in str(
+        err.value)
+    near = heating_site("Nordheim", parcels, tiny_layers)  # a municipality's name: inside the region
+    assert tiny_layers["boundaries"].geometry.union_all().distance(near) == 0

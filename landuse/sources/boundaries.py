@@ -94,7 +94,7 @@ def read_boundaries(spec: dict, data_dir: Path, region: Region) -> gpd.GeoDataFr
         ``ags``, ``name``, ``group`` in EPSG:25833.
     """
     path = data_dir / spec["path"]
-    table = read_vector(path, layer=spec.get("layer"), crs=spec.get("crs"))
+    table = read_vector(path, layer=spec.get("layer"), crs=spec.get("crs"), encoding=spec.get("encoding"))
     table = repair_geometries(table, f"{path}")
     out = select_municipalities(table, region, ags_field=spec.get("ags_field", "AGS"),
                                 name_field=spec.get("name_field", "GEN"), source=str(path))

@@ -61,7 +61,7 @@ def read_file_source(spec: dict, data_dir: Path) -> tuple[str, gpd.GeoDataFrame]
     if "path" not in spec:
         raise ConfigError(f"sources.files entry for layer {layer}: 'path' is missing.")
     path = data_dir / spec["path"]
-    gdf = read_vector(path, layer=spec.get("source_layer"), crs=spec.get("crs"))
+    gdf = read_vector(path, layer=spec.get("source_layer"), crs=spec.get("crs"), encoding=spec.get("encoding"))
     if spec.get("where"):
         try:
             gdf = gdf.query(spec["where"])
