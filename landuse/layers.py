@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -127,7 +128,7 @@ def conform(gdf: gpd.GeoDataFrame, name: str, source: str = "") -> gpd.GeoDataFr
         raise DataError(f"Layer {name} ({source or 'unknown source'}) has no CRS; set 'crs:' in its source entry.")
     gdf = gdf.to_crs(WORKING_CRS) if gdf.crs != WORKING_CRS else gdf
     if spec["geom"] is not None and len(gdf):
-        gdf = gdf[gdf.geom_type.isin(spec["geom"])]
+        gdf = _keep_geometry_type(gdf, spec["geom"], f"{name} ({source})")
     gdf = repair_geometries(gdf, f"{name} ({source})")
     data = {}
     for col, default in spec["columns"].items():
@@ -142,6 +143,31 @@ def conform(gdf: gpd.GeoDataFrame, name: str, source: str = "") -> gpd.GeoDataFr
             out[col] = out[col].astype(object).where(out[col].notna(), default).astype(str)
     out["source"] = source
     return out
+
+
+def _keep_geometry_type(gdf: gpd.GeoDataFrame, types: tuple[str, ...], name: str) -> gpd.GeoDataFrame:
+    """Keep features of a layer's geometry type: parts of that type are taken out of geometry
+    collections; features of another type are dropped, and both are counted in the log."""
+    dim = 2 if "Polygon" in types else 1
+    geoms = gdf.geometry.values
+    collections = shapely.get_type_id(geoms) == 7
+    if collections.any():
+        parts, idx = shapely.get_parts(geoms[collections], return_index=True)
+        keep = shapely.get_dimensions(parts) == dim
+        merged = np.full(int(collections.sum()), None, dtype=object)
+        for k in np.unique(idx[keep]):
+            merged[k] = shapely.union_all(parts[keep][idx[keep] == k])
+        gdf = gdf.copy()
+        gdf.loc[gdf.index[collections], gdf.geometry.name] = merged
+        gdf = gdf[~gdf.geometry.isna()]
+        log.warning("%s: %d geometry collections: their %s parts kept (%d collections had none)", name,
+                    int(collections.sum()), "polygon" if dim == 2 else "line", int(sum(g is None for g in merged)))
+    wrong = ~gdf.geom_type.isin(types)
+    if wrong.any():
+        counts = gdf.geom_type[wrong].value_counts().to_dict()
+        log.warning("%s: %d features of another geometry type dropped (%s)", name, int(wrong.sum()),
+                    ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return gdf[~wrong]
 
 
 def required_margin(region: Region, rules_margin_m: float | None = None) -> float:
@@ -405,12 +431,26 @@ def build_layers(
                         name, region.name)
 
     rasters = {}
+    notes = []
     if data_dir is not None and src.get("rasters"):
         out_dir = Path(raster_dir) if raster_dir else Path("layers") / f"{region.name}_rasters"
         for key, spec in src["rasters"].items():
             path = data_dir / spec["path"]
-            rasters[key] = reproject_raster(path, out_dir / f"{key}.tif", bounds=aoi.bounds, crs=spec.get("crs"))
+            tif = reproject_raster(path, out_dir / f"{key}.tif", bounds=aoi.bounds, crs=spec.get("crs"))
             manifest_sources.append(_source_entry(f"raster:{key}", spec, path))
+            share = raster_coverage(tif, region_geom)
+            if share == 0:
+                # optional rasters: skipped, so the criteria reading them give their weight to the others
+                notes.append(f"raster {key} ({spec['path']}) has no data over the region (outside its extent or all "
+                             "nodata): skipped; criteria that read it are left out of the scores")
+                log.warning("%s", notes[-1])
+                tif.unlink(missing_ok=True)
+                continue
+            if share < 0.9:
+                notes.append(f"raster {key} ({spec['path']}) covers {share:.0%} of the region: parcels outside it "
+                             "have no value and their criteria give their weight to the others")
+                log.warning("%s", notes[-1])
+            rasters[key] = tif
 
     manifest = {
         "region": region.name,
@@ -421,6 +461,7 @@ def build_layers(
         "margin_m": margin,
         "region_area_ha": round(region_geom.area / 1e4, 1),
         "coverage": coverage,
+        "notes": notes,
         "sources": manifest_sources,
         "layers": {n: {"features": len(g), "source": ", ".join(sorted(set(g["source"]))) if len(g) else ""}
                    for n, g in layers.items()},
@@ -430,6 +471,21 @@ def build_layers(
         "fingerprint": input_fingerprint(region, data_dir, margin),
     }
     return LayerSet(layers=layers, rasters=rasters, manifest=manifest)
+
+
+def raster_coverage(path: str | os.PathLike, area: shapely.Geometry) -> float:
+    """Share (0–1) of the cells inside ``area`` (EPSG:25833) that hold data."""
+    import rasterio
+    import rasterio.features
+
+    with rasterio.open(path) as src:
+        data = src.read(1, masked=True)
+        inside = rasterio.features.geometry_mask([area], out_shape=data.shape, transform=src.transform, invert=True)
+    cells = int(inside.sum())
+    if cells == 0:
+        return 0.0
+    valid = ~np.ma.getmaskarray(data) & np.isfinite(np.ma.getdata(data))
+    return float((valid & inside).sum() / cells)
 
 
 def _online(fetch, region: Region, what: str):

@@ -334,6 +334,7 @@ def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_su
         "parameters": (f"{ctx.parameters.name} (sha256 {sha256_file(ctx.parameters)[:12]})" if ctx.parameters
                        else "landuse default (landuse/parameters/potential.yaml)"),
         "attribution": "; ".join(layers.attribution),
+        "notes": "; ".join(layers.manifest.get("notes", [])) or "none",
         "sources": "; ".join(f"{s.get('source')}: {s.get('path') or s.get('type')} ({s.get('date')})"
                              for s in layers.manifest.get("sources", [])),
     }

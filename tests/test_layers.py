@@ -202,3 +202,44 @@ def test_osm_extract_source(tmp_path, tiny_layers):
     for name in LAYER_NAMES:
         assert len(ls[name]) == len(tiny_layers[name]), name
     assert ls.manifest["sources"][1]["type"] == "osm_file"
+
+
+def test_raster_that_misses_the_region_is_skipped_with_a_note(tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cfg, data = write_tiny_region(tmp_path, extra_yaml=(
+        "  rasters:\n"
+        "    far: {path: far.tif, unit: mm}\n"
+        "    half: {path: half.tif, unit: mm}\n"))
+    for name, x0 in (("far", X0 + 500_000), ("half", X0 - 500)):
+        grid = np.full((300, 400), 7.0, dtype="float32")
+        if name == "half":
+            grid[:, 150:] = np.nan  # data west of X0 + 1000 only
+        with rasterio.open(data / f"{name}.tif", "w", driver="GTiff", height=300, width=400, count=1,
+                           dtype="float32", crs="EPSG:25833", transform=from_origin(x0, Y0 + 2500, 10, 10),
+                           nodata=np.nan) as dst:
+            dst.write(grid, 1)
+    layerset = build_layers(load_region(cfg), data, raster_dir=tmp_path / "rasters")
+    assert "far" not in layerset.rasters and "half" in layerset.rasters
+    notes = layerset.manifest["notes"]
+    assert any(n.startswith("raster far (far.tif) has no data over the region") for n in notes)
+    # data west of X0 + 1000 m: half of the region (X0 … X0 + 2000 m)
+    assert any(n.startswith("raster half (half.tif) covers 50% of the region") for n in notes)
+
+
+def test_conform_keeps_polygons_of_collections_and_counts_the_rest(caplog):
+    from shapely.geometry import GeometryCollection, LineString, Point
+
+    from landuse.layers import conform
+
+    gdf = gpd.GeoDataFrame({"class": ["arable", "forest", "water"]}, geometry=[
+        GeometryCollection([box(X0, Y0, X0 + 100, Y0 + 100), LineString([(X0, Y0), (X0 + 50, Y0)])]),
+        Point(X0, Y0), box(X0 + 200, Y0, X0 + 300, Y0 + 100)], crs="EPSG:25833")
+    with caplog.at_level(logging.WARNING):
+        out = conform(gdf, "landcover", "test")
+    assert sorted(out["class"]) == ["arable", "water"]
+    assert out.geometry.area.sum() == pytest.approx(20_000)  # the collection's 1 ha square kept
+    assert "1 geometry collections: their polygon parts kept" in caplog.text
+    assert "1 features of another geometry type dropped (Point 1)" in caplog.text

@@ -42,3 +42,22 @@ def test_extent(real_data):
     minx, miny, maxx, maxy = data_extent(real_data / "osm" / "omt_2021.gpkg")
     assert minx == pytest.approx(12.23, abs=0.01) and maxx == pytest.approx(12.95, abs=0.01)
     assert miny == pytest.approx(51.23, abs=0.01) and maxy == pytest.approx(51.50, abs=0.01)
+
+
+def test_broken_openmaptiles_geopackage(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from landuse.errors import DataError
+    from landuse.sources.omt import data_extent
+
+    no_landcover = tmp_path / "omt.gpkg"
+    gpd.GeoDataFrame({"class": ["motorway"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:3857").to_file(
+        no_landcover, layer="transportation")
+    with pytest.raises(DataError, match=r"omt.gpkg: layer 'landcover' is missing; an OpenMapTiles GeoPackage needs"):
+        data_extent(no_landcover)
+    truncated = tmp_path / "cut.gpkg"
+    truncated.write_bytes(no_landcover.read_bytes()[:2048])
+    with pytest.raises(DataError) as err:
+        data_extent(truncated)
+    assert str(err.value).startswith(f"{truncated}: ") and "\n" not in str(err.value)

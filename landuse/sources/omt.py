@@ -31,6 +31,9 @@ def _read(path: Path, layer: str, bbox: tuple[float, float, float, float] | None
             f"{path}: layer '{layer}' is missing; an OpenMapTiles GeoPackage needs the layers "
             f"{', '.join(_OMT_LAYERS)}."
         ) from exc
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.FieldError, pyogrio.errors.GeometryError) as exc:
+        raise DataError(f"{path}: not a readable GeoPackage (layer '{layer}': {str(exc).splitlines()[0]}); "
+                        "a truncated or half-copied file reads like this.") from exc
     for col in columns or []:
         if col in gdf.columns:
             gdf[col] = gdf[col].astype(object).where(gdf[col].notna(), "").astype(str)
@@ -139,8 +142,26 @@ def read_openmaptiles(
 
 
 def data_extent(path: str | Path) -> tuple[float, float, float, float]:
-    """Bounds (minx, miny, maxx, maxy) of an OpenMapTiles GeoPackage, in its CRS."""
-    bounds = [pyogrio.read_info(path, layer=layer, force_total_bounds=True)["total_bounds"]
-              for layer in ("landcover", "transportation")]
+    """Bounds (minx, miny, maxx, maxy) of an OpenMapTiles GeoPackage, in its CRS.
+
+    Raises
+    ------
+    DataError
+        The file is not a readable GeoPackage, lacks the landcover or transportation layer, or
+        they are empty.
+    """
+    bounds = []
+    for layer in ("landcover", "transportation"):
+        try:
+            info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
+        except pyogrio.errors.DataLayerError as exc:
+            raise DataError(f"{path}: layer '{layer}' is missing; an OpenMapTiles GeoPackage needs the layers "
+                            f"{', '.join(_OMT_LAYERS)}.") from exc
+        except pyogrio.errors.DataSourceError as exc:
+            raise DataError(f"{path}: not a readable GeoPackage ({str(exc).splitlines()[0]}); a truncated or "
+                            "half-copied file reads like this.") from exc
+        if not info.get("features"):
+            raise DataError(f"{path}: layer '{layer}' is empty; check the extract covers the region.")
+        bounds.append(info["total_bounds"])
     return (min(b[0] for b in bounds), min(b[1] for b in bounds),
             max(b[2] for b in bounds), max(b[3] for b in bounds))
