@@ -42,6 +42,11 @@ def _module_file(module: str, package_dir: Path = PACKAGE_DIR) -> Path | None:
 
 def _imports(path: Path, module: str, package_dir: Path) -> set[str]:
     """Package modules imported anywhere in a source file (absolute and relative imports)."""
+    return set(_imports_cached(path, path.stat().st_mtime_ns, module, package_dir))
+
+
+@functools.cache
+def _imports_cached(path: Path, mtime_ns: int, module: str, package_dir: Path) -> frozenset[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
@@ -57,7 +62,7 @@ def _imports(path: Path, module: str, package_dir: Path) -> set[str]:
                 continue
             found.add(base)
             found |= {f"{base}.{a.name}" for a in node.names}  # `from landuse import technologies`
-    return {m for m in found if _module_file(m, package_dir) is not None}
+    return frozenset(m for m in found if _module_file(m, package_dir) is not None)
 
 
 @functools.cache
@@ -111,7 +116,13 @@ def code_key(*modules: str, extra_files: tuple[Path, ...] = (), package_dir: Pat
         Short hex key; it changes with the package version or any file's content.
     """
     files = [*module_closure(*modules, package_dir=Path(package_dir)), *extra_files]
-    return config_hash(__version__, [(p.name, sha256_file(p)) for p in files])
+    return config_hash(__version__, [(p.name, _file_sha(p, p.stat().st_mtime_ns)) for p in files])
+
+
+@functools.cache
+def _file_sha(path: Path, mtime_ns: int) -> str:
+    """A source file's checksum, read once per version of the file."""
+    return sha256_file(path)
 
 
 def files_key(*paths: str | os.PathLike | None) -> str:
