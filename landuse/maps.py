@@ -303,7 +303,8 @@ def build_map(
     if allocation is not None and len(allocation):
         _allocation_layer(allocation, techs, simplify_m).add_to(m)
     folium.GeoJson(b4326[["name", "ags", "geometry"]].to_json(drop_id=True), name="Municipal borders",
-                   style_function=lambda f: {"fillOpacity": 0, "color": "#333333", "weight": 2},
+                   # no fill: an invisible fill would take the clicks meant for the parcels under it
+                   style_function=lambda f: {"fill": False, "color": "#333333", "weight": 2},
                    tooltip=folium.GeoJsonTooltip(["name", "ags"], ["Municipality", "AGS"])).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     folium.plugins.Fullscreen().add_to(m)
