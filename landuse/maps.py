@@ -69,9 +69,14 @@ def _round(df: pd.DataFrame, columns: dict[str, int]) -> pd.DataFrame:
     return df
 
 
+#: Which tier the popups' estimates are from (the pipeline passes the realistic potential).
+POPUP_TIER = "realistic tier"
+
+
 def _estimates(tech: Technology, columns) -> dict[str, tuple[str, int]]:
-    """Potential columns shown in a technology's popups: column → (label with unit, decimals)."""
-    return {o.column: (f"{o.label} ({o.unit})", o.decimals) for o in tech.outputs if o.column in columns}
+    """Potential columns shown in a technology's popups: column → (label with unit and tier, decimals)."""
+    return {o.column: (f"{o.label} ({o.unit}, {POPUP_TIER if o.in_total else 'apart from both tiers'})", o.decimals)
+            for o in tech.outputs if o.column in columns}
 
 
 def _score_layer(parcels: gpd.GeoDataFrame, tech: Technology, score_cmap: cm.LinearColormap, show: bool,
@@ -302,9 +307,10 @@ def build_map(
                 _result_layer(gdf, layer, simplify_m).add_to(m)
     if allocation is not None and len(allocation):
         _allocation_layer(allocation, techs, simplify_m).add_to(m)
-    folium.GeoJson(b4326[["name", "ags", "geometry"]].to_json(drop_id=True), name="Municipal borders",
-                   # no fill: an invisible fill would take the clicks meant for the parcels under it
-                   style_function=lambda f: {"fill": False, "color": "#333333", "weight": 2},
+    # drawn as lines: a polygon, even unfilled, takes the clicks meant for the parcels inside it
+    borders = b4326[["name", "ags"]].set_geometry(b4326.geometry.boundary, crs=WEB_CRS)
+    folium.GeoJson(borders.to_json(drop_id=True), name="Municipal borders",
+                   style_function=lambda f: {"color": "#333333", "weight": 2},
                    tooltip=folium.GeoJsonTooltip(["name", "ags"], ["Municipality", "AGS"])).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     folium.plugins.Fullscreen().add_to(m)

@@ -5,6 +5,8 @@ import re
 
 import pytest
 from browser import CHROMIUM, probe, screenshot
+from conftest import X0, Y0
+from pyproj import Transformer
 
 from landuse.maps import ASSETS, STATIC, build_map, embed_assets, save_map
 
@@ -32,8 +34,9 @@ def test_popups_carry_scores_reasons_and_estimates(tiny_run):
     m = build_map(res["suitability"].data, res["layers"].data["boundaries"], potential=potential, summary=summary,
                   attribution=["test"])
     page = m.get_root().render()
-    for text in ("Score (0-100)", "Excluded by", "PV capacity (MWp)", "Wood (t DM/a)",
-                 "Wood-chip heat: avoided emissions (t CO2e/a)", "navigation_aid", "Nordheim", "landuse-panel",
+    for text in ("Score (0-100)", "Excluded by", "PV capacity (MWp, realistic tier)", "Wood (t DM/a, realistic tier)",
+                 "Wood-chip heat: avoided emissions (t CO2e/a, realistic tier)",
+                 "Agri-PV capacity (apart) (MWp, apart from both tiers)", "navigation_aid", "Nordheim", "landuse-panel",
                  "landuse-legend", "Wind score (0-100)", "Open-space PV excluded by"):
         assert text in page, text
 
@@ -87,6 +90,12 @@ def test_map_in_headless_chromium_offline(tiny_run, tmp_path):
     for label in ("Wind: score", "Wind: excluded parcels", "Open-space PV: eligible area",
                   "Agroforestry / coppice: score", "Municipal borders"):
         assert label in seen["labels"], seen["labels"]
+    # the first click on a parcel opens the parcel's popup, not the municipal border's tooltip
+    lon, lat = Transformer.from_crs("EPSG:25833", "EPSG:4326", always_xy=True).transform(X0 + 1400, Y0 + 800)
+    clicked = probe(out / "map.html", tmp_path, click=(lat, lon))
+    assert clicked["errors"] == []
+    popup = " ".join(clicked["popup"].split())
+    assert popup.startswith("Parcel 14999002-") and "Municipality Südheim" in popup, popup[:200]
     png = screenshot(out / "map.html", tmp_path / "map.png", tmp_path)
     assert png.stat().st_size > 20_000
     single = probe(out / "map_wind.html", tmp_path)
