@@ -312,7 +312,9 @@ def input_fingerprint(region: Region, data_dir: Path | None, margin_m: float) ->
         "schema_version": SCHEMA_VERSION,
         # only what shapes the layers: editing balance settings must not rebuild the store
         "config_sha256": config_hash(region.name, [(m.name, m.ags, m.group) for m in region.municipalities],
-                                     region.margin_m, region.sources),
+                                     region.margin_m,
+                                     # a parcel file does not shape the layers: changing it keeps the store
+                                     {k: v for k, v in region.sources.items() if k != "parcels"}),
         "margin_m": margin_m,
         "code": code_key("landuse.layers"),
         "inputs": files,

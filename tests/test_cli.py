@@ -6,11 +6,14 @@ cache ``<out>/.landuse-cache/``; only ``export``, ``map`` and ``run`` write deli
 
 import re
 import shutil
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import X0, Y0
+from shapely.geometry import box
 
 from landuse.cache import CACHE_DIRNAME
 from landuse.cli import main
@@ -315,3 +318,69 @@ def test_run_map_export_and_reuse(runner, tiny_region, tmp_path):
     stats = pd.read_csv(out / "land_stats.csv", index_col=0)
     assert "Südheim" in stats.index and "transport_ha_baseline" in stats.columns
     assert stats.loc["South", "transport_ha_baseline"] == 15
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_region, layers_dir, tmp_path_factory):
+    """A complete export of the tiny region; the broken inputs below must leave it as it is."""
+    out = tmp_path_factory.mktemp("finished") / "out"
+    r = CliRunner().invoke(main, ["-q", "export", *_args(tiny_region, out, layers_dir)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _degrees_as_metres(base: Path, cfg: Path, data: Path):
+    gdf = gpd.read_file(data / "boundaries" / "gemeinden.geojson")  # lon/lat …
+    gdf.set_crs("EPSG:25833", allow_override=True).to_file(data / "boundaries" / "wrong.gpkg")  # … said to be metres
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("boundaries/gemeinden.geojson", "boundaries/wrong.gpkg"),
+                   encoding="utf-8")
+    return ["export"], f"{data / 'boundaries' / 'wrong.gpkg'}: its CRS is EPSG:25833 (metres) but its coordinates"
+
+
+def _truncated_boundaries(base: Path, cfg: Path, data: Path):
+    gdf = gpd.read_file(data / "boundaries" / "gemeinden.geojson")
+    gdf.to_file(data / "boundaries" / "cut.gpkg")
+    (data / "boundaries" / "cut.gpkg").write_bytes((data / "boundaries" / "cut.gpkg").read_bytes()[:4096])
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("boundaries/gemeinden.geojson", "boundaries/cut.gpkg"),
+                   encoding="utf-8")
+    return ["export"], f"{data / 'boundaries' / 'cut.gpkg'}: not a readable GIS file ("
+
+
+def _duplicate_parcel_ids(base: Path, cfg: Path, data: Path):
+    gpd.GeoDataFrame({"fsk": ["A", "A"]}, geometry=[box(X0 + 100, Y0 + 600, X0 + 500, Y0 + 900),
+                                                    box(X0 + 600, Y0 + 600, X0 + 900, Y0 + 900)],
+                     crs="EPSG:25833").to_file(data / "flurstuecke.gpkg")
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "  parcels: {path: flurstuecke.gpkg, id_field: fsk}\n",
+                   encoding="utf-8")
+    return ["export"], f"{data / 'flurstuecke.gpkg'}: 1 ids in 'fsk' are given to more than one parcel (e.g. 'A')"
+
+
+def _negative_demand(base: Path, cfg: Path, data: Path):
+    return ["woodchips", "--site", "Südheim", "--demand", "-2000"], "Heat demand -2000 MWh/a: give the network's"
+
+
+def _site_mid_atlantic(base: Path, cfg: Path, data: Path):
+    return ["woodchips", "--site", "-30,10", "--demand", "500"], "Heating site '-30,10' lies "
+
+
+@pytest.mark.parametrize("case", [_degrees_as_metres, _truncated_boundaries, _duplicate_parcel_ids,
+                                  _negative_demand, _site_mid_atlantic], ids=lambda f: f.__name__.strip("_"))
+def test_broken_data_is_one_line_and_changes_nothing(runner, tiny_region, layers_dir, finished, tmp_path, case):
+    cfg, data = tiny_region
+    mine_data = tmp_path / "data"
+    shutil.copytree(data, mine_data)
+    mine_cfg = tmp_path / "tiny.yaml"
+    mine_cfg.write_text(cfg.read_text(encoding="utf-8"), encoding="utf-8")
+    command, message = case(tmp_path, mine_cfg, mine_data)
+    # the user's layer store and outputs are those of the finished run: nothing of them may change
+    store = layers_dir.parent / f"{layers_dir.name}-copy-{case.__name__}"
+    shutil.copytree(layers_dir, store)
+    before_out, before_store = _files(finished), _files(store)
+    r = runner.invoke(main, [command[0], "-r", str(mine_cfg), "-d", str(mine_data), "--out", str(finished),
+                             "--layers-dir", str(store), *command[1:]])
+    _one_line_error(r, message)
+    assert _files(finished) == before_out and _files(store) == before_store
