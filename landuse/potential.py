@@ -84,15 +84,24 @@ def with_ranges(compute: Callable[[dict[str, float]], pd.DataFrame], params: dic
     ``_low``) or raises (for ``_high``) that column's total, found by moving one parameter at a
     time; so low ≤ central ≤ high holds for every column of a monotone formula.
     """
+    results: dict[tuple, pd.DataFrame] = {}
+
+    def run(values: dict[str, float]) -> pd.DataFrame:
+        # columns that move with the same parameters share one computation
+        key = tuple(sorted(values.items()))
+        if key not in results:
+            results[key] = compute(values)
+        return results[key]
+
     central_values = {k: p.value for k, p in params.items()}
-    central = compute(central_values)
+    central = run(central_values)
     totals = {}
     for name, prm in params.items():
         if prm.low == prm.high:
             continue
         for end in ("low", "high"):
             trial = dict(central_values, **{name: getattr(prm, end)})
-            totals[(name, end)] = compute(trial).sum()
+            totals[(name, end)] = run(trial).sum()
     out = central.copy()
     for col in central.columns:
         lo_vals, hi_vals = dict(central_values), dict(central_values)
@@ -100,9 +109,11 @@ def with_ranges(compute: Callable[[dict[str, float]], pd.DataFrame], params: dic
             if prm.low == prm.high:
                 continue
             at_low, at_high = totals[(name, "low")][col], totals[(name, "high")][col]
-            lo_vals[name], hi_vals[name] = (prm.low, prm.high) if at_low <= at_high else (prm.high, prm.low)
-        out[f"{col}_low"] = np.minimum(compute(lo_vals)[col], central[col])
-        out[f"{col}_high"] = np.maximum(compute(hi_vals)[col], central[col])
+            if at_low == at_high:  # the column does not depend on this parameter
+                continue
+            lo_vals[name], hi_vals[name] = (prm.low, prm.high) if at_low < at_high else (prm.high, prm.low)
+        out[f"{col}_low"] = np.minimum(run(lo_vals)[col], central[col])
+        out[f"{col}_high"] = np.maximum(run(hi_vals)[col], central[col])
     return out
 
 
