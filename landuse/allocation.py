@@ -200,14 +200,16 @@ def _programme(idx: np.ndarray, cl: Claims, scored: pd.DataFrame, limits: Limits
     rows = []
     # one hectare, one use: per parcel and set of excluding uses, their land ≤ the union of their eligible areas
     for combo in sets:
-        union = shapely.area(shapely.union_all(np.stack([cl.eligible[t] for t in combo]), axis=0)) / 1e4
+        # this municipality's parcels only (idx is sorted): the work stays per partition
+        union = shapely.area(shapely.union_all(np.stack([cl.eligible[t][idx] for t in combo]), axis=0)) / 1e4
         in_set = np.flatnonzero(np.isin(var_tech_arr, combo))
         by_parcel = pd.Series(in_set).groupby(var_parcel[in_set])
         for p, members in by_parcel:
             if len(members) < 2:
                 continue
             m = members.to_numpy()
-            rows.append((m, ha[m], -np.inf, float(union[p]) + TOL_HA, f"one use per hectare ({', '.join(combo)})"))
+            local = int(np.searchsorted(idx, p))
+            rows.append((m, ha[m], -np.inf, float(union[local]) + TOL_HA, f"one use per hectare ({', '.join(combo)})"))
     for name, lim in limits.technologies.items():
         sel = np.flatnonzero(var_tech_arr == name)
         if "max_share_of_area" in lim:

@@ -205,3 +205,20 @@ def test_region_overrides_and_typos(tmp_path, tiny_region):
     mine.write_text(text + "allocation:\n  municipalities:\n    Nordhaim: {}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"unknown municipality 'Nordhaim'; did you mean 'Nordheim'"):
         load_allocation(load_region(mine))
+
+
+def test_per_municipality_constraints_and_parts():
+    # p2 lies in municipality B: each municipality gets its own 5 % PV cap (5 ha of 100 ha)
+    scored, potential, results = _case()
+    scored.loc["p2", "municipality"] = "B"
+    cfg = _config(technologies={"pv": {"max_share_of_area": _entry(0.05)}})
+    units, parts = allocate(scored, potential, results, rule_sets=RULES, config=cfg,
+                            municipal_area_ha={"A": 100.0, "B": 100.0})
+    assert units.loc["p1", "pv"] == pytest.approx(5.0, abs=1e-3) and units.loc["p2", "pv"] == pytest.approx(5.0)
+    assert units.loc["p1", "agroforestry"] == pytest.approx(5.0, abs=1e-3)  # the rest of p1
+    assert units.loc["p2", "agroforestry"] == pytest.approx(5.0, abs=1e-3)  # the rest of p2
+    assert units.loc["p3", "agroforestry"] == pytest.approx(10.0, abs=1e-3)
+    for pid in ("p1", "p2"):
+        pv = parts[(parts["parcel_id"] == pid) & (parts["use"] == "pv")].geometry.iloc[0]
+        af = parts[(parts["parcel_id"] == pid) & (parts["use"] == "agroforestry")].geometry.iloc[0]
+        assert pv.intersection(af).area < 1.0 and (pv.area + af.area) / 1e4 == pytest.approx(10.0, abs=1e-3)
