@@ -60,12 +60,6 @@ class Limits:
     technologies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _merge(base: Any, change: Any) -> Any:
-    if isinstance(base, dict) and isinstance(change, dict):
-        return {**base, **{k: _merge(base.get(k), v) for k, v in change.items()}}
-    return change
-
-
 def load_allocation(region: Region | None = None, path: str | os.PathLike | None = None) -> AllocationConfig:
     """The allocation settings: the default file (or ``path``) with the region's ``allocation:``
     section over it, validated (one-line errors naming the file and key path).
@@ -79,7 +73,7 @@ def load_allocation(region: Region | None = None, path: str | os.PathLike | None
     raw = schema.read_yaml(path, what="Allocation file") or {}
     where = path
     if region is not None and region.raw.get("allocation"):
-        raw, where = _merge(raw, region.raw["allocation"]), f"{region.path}: allocation"
+        raw, where = schema.merge(raw, region.raw["allocation"]), f"{region.path}: allocation"
     cfg = schema.validate(AllocationConfig, raw, path=where)
     names = registry.names()
     used = [u for c in cfg.compatible for u in c.uses] + [p.technology for p in cfg.priority] + list(
@@ -108,7 +102,7 @@ def _values(c: Constraints) -> dict[str, Any]:
 
 def municipality_limits(cfg: AllocationConfig, municipality: str) -> Limits:
     """The region's constraints with the municipality's own values over them."""
-    merged = _merge(_values(cfg.constraints), _values(cfg.municipalities[municipality])) \
+    merged = schema.merge(_values(cfg.constraints), _values(cfg.municipalities[municipality])) \
         if municipality in cfg.municipalities else _values(cfg.constraints)
     return Limits(merged.get("farmland_floor"), merged.get("technologies", {}))
 
@@ -268,7 +262,8 @@ def _culprit(prog: _Programme, lower: np.ndarray, upper: np.ndarray) -> str:
 
 def allocate(scored: gpd.GeoDataFrame, potential: pd.DataFrame, results: Mapping[str, gpd.GeoDataFrame], *,
              rule_sets: Mapping[str, Any], config: AllocationConfig,
-             municipal_area_ha: Mapping[str, float] | None = None) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+             municipal_area_ha: Mapping[str, float] | None = None,
+             claimed: Claims | None = None) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Share every parcel's land among the technologies (the realistic tier).
 
     Parameters
@@ -285,6 +280,8 @@ def allocate(scored: gpd.GeoDataFrame, potential: pd.DataFrame, results: Mapping
         Compatibility table, method, objective and constraints (:func:`load_allocation`).
     municipal_area_ha : mapping, optional
         Municipality → area (ha) for caps given as a share of the area (default: its parcels).
+    claimed : Claims, optional
+        :func:`claims` with ``config.objective``, when the caller has it already.
 
     Returns
     -------
@@ -298,7 +295,7 @@ def allocate(scored: gpd.GeoDataFrame, potential: pd.DataFrame, results: Mapping
         The constraints cannot all hold (the message names the constraint).
     """
     names = list(rule_sets)
-    cl = claims(scored, potential, results, rule_sets=rule_sets, objective=config.objective)
+    cl = claimed or claims(scored, potential, results, rule_sets=rule_sets, objective=config.objective)
     sets = incompatible(config, names)
     areas = municipal_area_ha or scored.groupby("municipality")["area_ha"].sum().to_dict()
     allocated = pd.DataFrame(0.0, index=scored.index, columns=names)

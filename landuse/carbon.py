@@ -220,9 +220,9 @@ def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, shar
 
 
 def side_by_side(summaries: dict[str, pd.DataFrame], *, columns: list[str] | None = None) -> pd.DataFrame:
-    """Group and region rows of several balances (rule variants), with every realisation share,
-    in one table: rows (rule variant, share, area), columns central value with low/high
-    (default: :func:`headline_columns` and the coverage)."""
+    """Group and region rows of several balances (rule variants), realistic tier, with every
+    realisation share, in one table: rows (rule variant, share, area), columns ``tier`` and the
+    central value with low/high (default: :func:`headline_columns` and the coverage in both frames)."""
     columns = columns or [*headline_columns(), "coverage_avoided_share", "coverage_territorial_share"]
     rows = []
     for variant, table in summaries.items():
@@ -230,6 +230,7 @@ def side_by_side(summaries: dict[str, pd.DataFrame], *, columns: list[str] | Non
         cols = [c for base in columns for c in (base, f"{base}_low", f"{base}_high") if c in t.columns]
         block = t[["share_realised", *cols]].copy()
         block.insert(0, "rule_variant", variant)
+        block.insert(1, "tier", "realistic")
         rows.append(block)
     return pd.concat(rows).reset_index().set_index(["rule_variant", "share_realised", "area"]).sort_index(
         level=[0, 1], sort_remaining=False)
@@ -331,7 +332,8 @@ def trajectory(summary: pd.DataFrame, region: Region) -> pd.DataFrame:
                          for g, (_, y) in per_group.items() if y is not None}
                 kind, status, used = "/".join(sorted(kinds)), "", year
             flow = row["avoided_t_co2e_a"] + row["sequestered_t_co2e_a"]
-            rows.append({"area": name, "year": year, "load_from_year": used, "kind": kind, "load_t_co2e_a": value,
+            rows.append({"area": name, "year": year, "tier": "realistic", "load_from_year": used, "kind": kind,
+                         "load_t_co2e_a": value,
                          "avoided_and_sinks_t_co2e_a": flow,
                          "coverage_avoided_share": flow / value if value else np.nan,
                          "territorial_t_co2e_a": row["territorial_t_co2e_a"],

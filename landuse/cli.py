@@ -272,6 +272,7 @@ def woodchips(site: str, demand_mwh: float, fuel: str | None, **options) -> None
     click.echo(f"Heating network at {site} ({point.x:.0f}, {point.y:.0f} EPSG:25833): {demand_mwh:,.0f} MWh heat/a")
     click.echo(f"  fuel {chain['fuel_mwh_a']:,.0f} MWh/a = {chain['t_dm_a']:,.0f} t DM/a from "
                f"{chain['area_needed_ha']:,.1f} ha coppice; {len(chain['supplying_parcels'])} nearest parcels "
+               "of the technical tier (all coppice land) "
                f"supply {chain['supplied_share']:.0%}, mean road distance {chain['mean_transport_km']:.1f} km")
     click.echo(chain["footprint"].round(2).to_string())
     click.echo(f"  replaces {fuel}: {chain['fossil_g_per_kwh_heat']:.0f} g CO2e/kWh heat → saves "

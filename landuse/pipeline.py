@@ -219,10 +219,11 @@ def run_balance(ctx: Context, layers: StageResult, suitability: StageResult) -> 
         technical = parcel_potential(scored, rule_sets=ctx.rule_sets, params=params, options=ctx.region.balance)
         boundaries = layers.data["boundaries"]
         area_ha = dict(zip(boundaries["name"], boundaries.geometry.area / 1e4, strict=True))
+        claimed = claims(scored, technical, suitability.data, rule_sets=ctx.rule_sets,
+                         objective=ctx.allocation.objective)
         units, parts = allocate(scored, technical, suitability.data, rule_sets=ctx.rule_sets,
-                                config=ctx.allocation, municipal_area_ha=area_ha)
-        available = claims(scored, technical, suitability.data, rule_sets=ctx.rule_sets).units
-        realistic = realistic_potential(technical, available, units)
+                                config=ctx.allocation, municipal_area_ha=area_ha, claimed=claimed)
+        realistic = realistic_potential(technical, claimed.units, units)
         parts = _part_flows(parts, realistic)
         shares = sorted(set(ctx.region.balance["shares"]) | {1.0})
         tiers = {"realistic": realistic, "technical": technical}

@@ -48,7 +48,7 @@ from landuse.errors import ConfigError
 __all__ = [
     "STATUSES", "LAND_COVER_CLASSES", "OSM_TYPES",
     "AllocationConfig", "Constraints", "TechnologyLimits", "PriorityStep", "Compatible",
-    "read_yaml", "validate", "load", "did_you_mean", "check_names",
+    "read_yaml", "validate", "load", "did_you_mean", "check_names", "merge",
     "ParameterEntry", "ParameterFile",
     "RegionConfig", "Municipality", "BalanceConfig", "Baseline", "GroupBaseline", "DatedLoad", "Sources",
     "BoundarySource", "OsmSource", "RasterSource", "FileSource", "ParcelSource",
@@ -137,6 +137,14 @@ def _closest(word: Any, choices) -> str | None:
         if score > best_score:
             best, best_score = choice, score
     return best if best_score >= 0.75 else None
+
+
+def merge(base: Any, change: Any) -> Any:
+    """``change`` over ``base``, mappings merged key by key: an override (a scenario, a region's
+    allocation settings, a municipality's own values) may give only the keys it changes."""
+    if isinstance(base, dict) and isinstance(change, dict):
+        return {**base, **{k: merge(base.get(k), v) for k, v in change.items()}}
+    return change
 
 
 def did_you_mean(word: str, choices) -> str:

@@ -283,15 +283,8 @@ def apply_overrides(raw: dict, override: dict, where: str = "scenario") -> dict:
                                       f"Known: {', '.join(by_name)}.")
                 by_name[name].update(change)
         else:
-            out[key] = _merge(out.get(key), value)
+            out[key] = schema.merge(out.get(key), value)
     return out
-
-
-def _merge(base: Any, change: Any) -> Any:
-    """``change`` over ``base``, mappings merged key by key (a scenario may give only ``value``)."""
-    if isinstance(base, dict) and isinstance(change, dict):
-        return {**base, **{k: _merge(base.get(k), v) for k, v in change.items()}}
-    return change
 
 
 def rule_file(technology: str, criteria: str | os.PathLike | None = None) -> Path:
