@@ -21,6 +21,7 @@ import pandas as pd
 import pyogrio
 import shapely
 from pyproj import Transformer
+from rasterio.warp import Resampling
 from shapely.geometry import box
 
 from landuse import __version__
@@ -33,7 +34,7 @@ from landuse.config import (
 )
 from landuse.errors import DataError
 from landuse.io import config_hash, read_vector, repair_geometries, sha256_file, write_json, write_layers
-from landuse.sources import omt, osm, osmfile
+from landuse.sources import mbtiles, omt, osm, osmfile
 from landuse.sources.boundaries import geocode_boundaries, read_boundaries
 from landuse.sources.files import read_file_source
 from landuse.sources.rasters import reproject_raster
@@ -41,7 +42,7 @@ from landuse.sources.rasters import reproject_raster
 log = logging.getLogger(__name__)
 
 #: Bump when the canonical schema or its derivation changes: stores of an older schema rebuild.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _POLY, _LINE, _ANY = ("Polygon", "MultiPolygon"), ("LineString", "MultiLineString"), None
 
@@ -60,7 +61,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "aerodromes": {"geom": _ANY, "columns": {"class": "aerodrome", "name": "", "ref": ""}, "required": False},
     "power_lines": {"geom": _LINE, "columns": {"class": "line", "voltage_v": float("nan")}, "required": False},
     "existing_plants": {"geom": _ANY, "columns": {"technology": "other", "capacity_mw": float("nan"),
-                                                  "name": ""}, "required": False},
+                                                  "name": "", "hub_height_m": float("nan"),
+                                                  "rotor_diameter_m": float("nan")}, "required": False},
 }
 LAYER_NAMES = tuple(SCHEMA)
 
@@ -397,6 +399,12 @@ def build_layers(
         manifest_sources.append(_source_entry("osm", osm_spec, path))
         if buildings is not None:
             manifest_sources.append(_source_entry("osm buildings", osm_spec, buildings))
+    elif kind == "mbtiles":
+        path = data_dir / osm_spec["path"]
+        raw = mbtiles.read_mbtiles(path, aoi, WORKING_CRS)
+        coverage = check_coverage(boundaries, mbtiles.data_extent(path, aoi, WORKING_CRS), margin_m=margin,
+                                  source=str(path))
+        manifest_sources.append(_source_entry("osm", osm_spec, path))
     elif kind == "osm_xml":
         path = data_dir / osm_spec["path"]
         aoi_4326 = gpd.GeoSeries([aoi], crs=WORKING_CRS).to_crs("EPSG:4326").iloc[0]
@@ -412,8 +420,8 @@ def build_layers(
         manifest_sources.append({"source": "osm", "type": "osmnx", "date": dt.date.today().isoformat(),
                                  "licence": "ODbL 1.0", "attribution": "© OpenStreetMap contributors"})
     else:
-        raise DataError(f"sources.osm.type '{kind}' in {region.path} is not one of openmaptiles, osm_file, "
-                        "osm_xml, osmnx.")
+        raise DataError(f"sources.osm.type '{kind}' in {region.path} is not one of openmaptiles, mbtiles, "
+                        "osm_file, osm_xml, osmnx.")
 
     layers: dict[str, gpd.GeoDataFrame] = {"boundaries": boundaries}
     for name in LAYER_NAMES[1:]:
@@ -438,7 +446,9 @@ def build_layers(
         out_dir = Path(raster_dir) if raster_dir else Path("layers") / f"{region.name}_rasters"
         for key, spec in src["rasters"].items():
             path = data_dir / spec["path"]
-            tif = reproject_raster(path, out_dir / f"{key}.tif", bounds=aoi.bounds, crs=spec.get("crs"))
+            tif = reproject_raster(path, out_dir / f"{key}.tif", bounds=aoi.bounds, crs=spec.get("crs"),
+                                   resolution=spec.get("cell_m"),
+                                   resampling=Resampling[spec.get("resampling") or "nearest"])
             manifest_sources.append(_source_entry(f"raster:{key}", spec, path))
             share = raster_coverage(tif, region_geom)
             if share == 0:

@@ -62,7 +62,7 @@ STATUSES = ("SRC", "EST", "UNV")
 #: The classes of the canonical land-cover layer.
 LAND_COVER_CLASSES = ("arable", "grassland", "forest", "water", "residential", "industrial", "transport", "other")
 #: Kinds of OpenStreetMap source (``sources.osm.type``).
-OSM_TYPES = ("openmaptiles", "osm_xml", "osm_file", "osmnx")
+OSM_TYPES = ("openmaptiles", "mbtiles", "osm_xml", "osm_file", "osmnx")
 
 Status = Literal["SRC", "EST", "UNV"]
 LandCover = Literal["arable", "grassland", "forest", "water", "residential", "industrial", "transport", "other"]
@@ -830,9 +830,9 @@ class BoundarySource(_FileProvenance):
 
 
 class OsmSource(_Provenance):
-    """OpenStreetMap: an OpenMapTiles GeoPackage, an .osm file, an extract (.osm.pbf), or osmnx online."""
+    """OpenStreetMap: OpenMapTiles (GeoPackage or MBTiles), an .osm file, an extract (.osm.pbf), or osmnx online."""
 
-    type: Literal["openmaptiles", "osm_xml", "osm_file", "osmnx"] = "openmaptiles"
+    type: Literal["openmaptiles", "mbtiles", "osm_xml", "osm_file", "osmnx"] = "openmaptiles"
     path: str | None = None
     buildings: str | None = None
 
@@ -844,11 +844,26 @@ class OsmSource(_Provenance):
 
 
 class RasterSource(_FileProvenance):
-    """A raster (soil, climate, DEM...) reprojected into the layer store."""
+    """A raster (soil, climate, DEM...) reprojected into the layer store.
+
+    ``resampling: nearest`` (the default) keeps each source cell's value, right for classes and
+    for values read per cell; ``bilinear`` gives a continuous surface, right for an elevation
+    model whose slope is derived (nearest-neighbour steps would read as cliffs). ``cell_m`` sets
+    the target cell size (default: a fifth of the source cell, at least 10 m).
+    """
 
     path: str
     unit: str | None = None
     description: str | None = None
+    resampling: Literal["nearest", "bilinear"] = "nearest"
+    cell_m: Annotated[float, Field(gt=0), Hint("target cell size in metres")] | None = None
+
+
+class FieldMap(_Model):
+    """A file column onto a canonical column, times a unit factor (e.g. kW → MW: 0.001)."""
+
+    column: str
+    factor: float = 1.0
 
 
 class FileSource(_FileProvenance):
@@ -862,6 +877,9 @@ class FileSource(_FileProvenance):
     value: ScalarText | None = None
     name_field: str | None = None
     where: str | None = None
+    #: Canonical column → the file column (or ``{column, factor}``), e.g. ``capacity_mw:
+    #: {column: gross_kw, factor: 0.001}``.
+    fields: dict[str, str | FieldMap] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_class(self):
@@ -949,6 +967,9 @@ class ExclusionRule(_Model):
     layer: str
     where: str | None = None
     buffer: Buffer
+    #: The distance for a turbine that replaces an existing one (repowering), where the law lets
+    #: it come closer; a number or an expression like ``buffer``.
+    repowering_buffer: Buffer | None = None
     measured_from: Literal["tower", "rotor"] | None = None
     unit: Annotated[Literal["m"], Hint("buffers are given in metres")]
     low: Number | None = None
@@ -991,6 +1012,32 @@ class ScoreRule(_Model):
         return self
 
 
+class LimitRule(_Model):
+    """A hard limit on a parcel attribute (e.g. mean slope): parcels beyond it are not eligible."""
+
+    name: str
+    attribute: str
+    max: Number | None = None
+    min: Number | None = None
+    unit: str
+    low: Number | None = None
+    high: Number | None = None
+    status: Status
+    source: str
+
+    @model_validator(mode="after")
+    def _bound(self):
+        if self.max is None and self.min is None:
+            raise _fail("give 'max' or 'min' (the limit, in the attribute's unit)")
+        for key in ("max", "min"):
+            value = getattr(self, key)
+            if value is not None:
+                error = _range_error(value, self.low, self.high, key)
+                if error:
+                    raise error
+        return self
+
+
 _ENTRY_KEYS = frozenset(ParameterEntry.model_fields)
 _ENTRY_HINT = "a parameter entry {value, unit, source, status} or a mapping of such entries"
 
@@ -1024,6 +1071,7 @@ class RuleSetConfig(BaseModel):
     rule_set: str | None = None
     eligible_classes: list[LandCover]
     exclusions: list[ExclusionRule] = Field(default_factory=list)
+    limits: list[LimitRule] = Field(default_factory=list)
     scores: list[ScoreRule] = Field(default_factory=list)
     __pydantic_extra__: dict[str, Annotated[Any, PlainValidator(_entry_or_group)]] = Field(init=False)
 
@@ -1044,7 +1092,7 @@ class RuleSetConfig(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self):
-        for key in ("exclusions", "scores"):
+        for key in ("exclusions", "limits", "scores"):
             seen: set[str] = set()
             for i, rule in enumerate(getattr(self, key)):
                 if rule.name in seen:

@@ -17,7 +17,9 @@ import pandas as pd
 import shapely
 
 from landuse import technologies
-from landuse.criteria import Criterion, Exclusion, RuleSet
+from landuse.aviation import approach_surfaces
+from landuse.criteria import Criterion, Exclusion, Limit, RuleSet
+from landuse.errors import ConfigError
 from landuse.geometry import QUAD_SEGS, area_frame, clean, cut
 from landuse.layers import LayerSet
 from landuse.parcels import building_groups
@@ -26,27 +28,50 @@ from landuse.technologies import Assessment, Technology
 log = logging.getLogger(__name__)
 
 
-def rule_features(layers: LayerSet, rule: Exclusion) -> gpd.GeoDataFrame:
-    """Features a rule applies to (the derived layer ``building_groups`` included).
+def _approach_surfaces(layers: LayerSet, values: dict[str, float]) -> gpd.GeoDataFrame:
+    aero = layers["aerodromes"]
+    return approach_surfaces(aero[aero["class"].eq("runway")], inner_edge_m=values["approach_inner_edge_m"],
+                             offset_m=values["approach_offset_m"], divergence=values["approach_divergence"],
+                             length_m=values["approach_length_m"], min_runway_m=values["runway_min_length_m"])
+
+
+#: Derived layers (see :data:`landuse.criteria.DERIVED_LAYERS`): built from the canonical layers
+#: and the rule set's values.
+DERIVED = {"building_groups": lambda layers, values: building_groups(layers),
+           "approach_surfaces": _approach_surfaces}
+
+
+def rule_features(layers: LayerSet, rule: Exclusion, values: dict[str, float] | None = None) -> gpd.GeoDataFrame:
+    """Features a rule applies to (the derived layers ``building_groups`` and
+    ``approach_surfaces`` included).
 
     Parameters
     ----------
     layers : LayerSet
     rule : Exclusion
         Its ``layer`` and ``where`` filter select the features.
+    values : dict, optional
+        The rule set's values; derived layers read theirs (e.g. the approach trapezoid).
 
     Returns
     -------
     GeoDataFrame
         The matching features, EPSG:25833.
     """
-    gdf = building_groups(layers) if rule.layer == "building_groups" else layers[rule.layer]
+    if rule.layer in DERIVED:
+        try:
+            gdf = DERIVED[rule.layer](layers, values or {})
+        except KeyError as exc:
+            raise ConfigError(f"rule {rule.name}: layer {rule.layer} needs the value {exc.args[0]!r} in the rule "
+                              "set (see wind.yaml, aviation:).") from None
+    else:
+        gdf = layers[rule.layer]
     if rule.where and len(gdf):
         gdf = gdf.query(rule.where)
     return gdf
 
 
-def exclusion_zones(layers: LayerSet, rule: Exclusion) -> np.ndarray:
+def exclusion_zones(layers: LayerSet, rule: Exclusion, values: dict[str, float] | None = None) -> np.ndarray:
     """Buffered features of one rule.
 
     Parameters
@@ -54,19 +79,46 @@ def exclusion_zones(layers: LayerSet, rule: Exclusion) -> np.ndarray:
     layers : LayerSet
     rule : Exclusion
         Features as :func:`rule_features`; ``buffer_m`` (m) around them.
+    values : dict, optional
+        The rule set's values, for derived layers.
 
     Returns
     -------
     ndarray of geometries
         Polygons in EPSG:25833; without a buffer, only the polygon features.
     """
-    gdf = rule_features(layers, rule)
+    gdf = rule_features(layers, rule, values)
     geoms = gdf.geometry.values
     if len(geoms) == 0:
         return geoms
     if rule.buffer_m > 0:
         return shapely.buffer(geoms, rule.buffer_m, quad_segs=QUAD_SEGS)
     return geoms[shapely.get_dimensions(geoms) == 2]
+
+
+def limit_exceeded(parcels: pd.DataFrame, limit: Limit) -> np.ndarray:
+    """Parcels beyond a hard limit on one of their attributes.
+
+    Parameters
+    ----------
+    parcels : DataFrame
+        With the limit's attribute; without it no parcel is beyond (and a warning says so).
+    limit : Limit
+
+    Returns
+    -------
+    ndarray of bool
+        On ``parcels``' order; False where the attribute is missing.
+    """
+    if limit.attribute not in parcels:
+        log.warning("limit %s reads %s, which the parcels lack (no raster or layer for it): not applied.",
+                    limit.name, limit.attribute)
+        return np.zeros(len(parcels), dtype=bool)
+    v = pd.to_numeric(parcels[limit.attribute], errors="coerce").to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        above = v > limit.maximum if limit.maximum is not None else np.zeros(len(v), dtype=bool)
+        below = v < limit.minimum if limit.minimum is not None else np.zeros(len(v), dtype=bool)
+    return above | below
 
 
 def criterion_score(values: pd.Series, criterion: Criterion) -> pd.Series:
@@ -140,12 +192,18 @@ def assess(parcels: gpd.GeoDataFrame, layers: LayerSet, rules: RuleSet) -> tuple
     area = shapely.area(geoms)
     table = pd.DataFrame(index=parcels.index)
     reasons = [[] for _ in range(len(parcels))]
-    class_ok = parcels["class"].isin(rules.eligible_classes).to_numpy()
+    class_ok = parcels["class"].isin(rules.eligible_classes).to_numpy().copy()
     for k in np.flatnonzero(~class_ok):
         reasons[k].append(f"land_cover_{parcels['class'].iloc[k]}")
+    for limit in rules.limits:
+        beyond = limit_exceeded(parcels, limit) & class_ok
+        table[f"excl_{limit.name}_share"] = beyond.astype(float)
+        for k in np.flatnonzero(beyond):
+            reasons[k].append(limit.name)
+        class_ok &= ~beyond
     eligible = np.where(class_ok, geoms, shapely.Polygon())
     for rule in rules.exclusions:
-        zones = exclusion_zones(layers, rule)
+        zones = exclusion_zones(layers, rule, rules.values)
         alone = cut(geoms[class_ok], zones)
         share = np.zeros(len(parcels))
         share[class_ok] = 1 - shapely.area(alone) / np.maximum(area[class_ok], 1e-9)

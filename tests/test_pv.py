@@ -79,3 +79,35 @@ def test_tiny_region_corridor_bands(tiny_layers):
     # (y < 650), EEG corridor beyond (the motorway's band ends at y 950, the railway's begins there)
     assert pv.loc[sw, "privileged_ha"] == pytest.approx(898.5 * 50 / 1e4, rel=1e-3)
     assert pv.loc[sw, "eeg_corridor_ha"] == pytest.approx(898.5 * 350 / 1e4, rel=1e-3)
+
+
+def test_slope_limit_excludes_steep_parcels():
+    rules = load_rule_set("pv")
+    parcels = _parcels(box(0, 2000, 1000, 3000), box(2000, 2000, 3000, 3000), box(4000, 2000, 5000, 3000))
+    parcels["nfk_mean"] = 100.0
+    parcels["slope_deg_mean"] = [9.9, 10.1, float("nan")]  # the limit is 10°; no DEM value passes
+    t = score_technology(parcels, _layers(), rules)["table"]
+    assert t.loc["p0", "eligible_ha"] == pytest.approx(100) and t.loc["p2", "eligible_ha"] == pytest.approx(100)
+    assert t.loc["p1", "eligible_ha"] == 0 and "slope" in t.loc["p1", "reason"].split(";")
+    assert t["excl_slope_share"].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_specific_yield_from_the_irradiation_per_parcel():
+    from landuse.potential import default_parameters, parcel_potential
+    from landuse.technologies.pv import specific_yield
+
+    rules = load_rule_set("pv")
+    parcels = _parcels(box(0, 2000, 1000, 3000), box(2000, 2000, 3000, 3000))
+    parcels["nfk_mean"] = 100.0
+    parcels["irradiation_mean"] = [1240.0, float("nan")]
+    table = score_technology(parcels, _layers(), rules)["table"]
+    scored = parcels.drop(columns="geometry").join(table.add_prefix("pv_"))
+    values = {k: p.value for k, p in default_parameters().items()}
+    kwh_kwp = specific_yield(scored, values)
+    assert kwh_kwp["p0"] == pytest.approx(1240 * 0.90 * 1.13 * 0.85)  # irradiation × long-term × plane × PR
+    assert kwh_kwp["p1"] == 1050  # no irradiation: the parameter file's yield
+    pot = parcel_potential(scored, rule_sets={"pv": rules})
+    assert pot.loc["p0", "pv_mwh_a"] == pytest.approx(100 / 1.0 * 1240 * 0.90 * 1.13 * 0.85)
+    # the range follows the declared ends of the three factors (and the land need)
+    assert pot.loc["p0", "pv_mwh_a_low"] == pytest.approx(100 / 1.2 * 1240 * 0.86 * 1.08 * 0.80)
+    assert pot.loc["p0", "pv_mwh_a_high"] == pytest.approx(100 / 0.8 * 1240 * 0.94 * 1.16 * 0.88)

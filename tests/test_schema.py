@@ -335,7 +335,8 @@ def test_file_source_needs_class_field_or_value(tmp_path):
 def test_osm_type_typo(tmp_path):
     text = _replace(REGION, "type: openmaptiles", "type: osmfile")
     assert _error(RegionConfig, tmp_path, text) == (
-        "sources.osm.type: 'osmfile' must be one of openmaptiles, osm_file, osm_xml, osmnx; did you mean 'osm_file'?")
+        "sources.osm.type: 'osmfile' must be one of mbtiles, openmaptiles, osm_file, osm_xml, osmnx; did you mean "
+        "'osm_file'?")
 
 
 def test_files_null(tmp_path):
@@ -457,7 +458,7 @@ def test_misspelt_list_key_of_a_rule_set(tmp_path):
     text = _replace(RULES, "exclusions:", "exclusion:")
     assert _error(RuleSetConfig, tmp_path, text) == (
         "unknown key 'exclusion'; did you mean 'exclusions'? allowed: technology, rule_set, eligible_classes, "
-        "exclusions, scores, or parameter entries")
+        "exclusions, limits, scores, or parameter entries")
 
 
 def test_prefix_names_the_scenario(tmp_path):

@@ -107,8 +107,8 @@ def test_default_rule_sets_and_margin():
     ({"exclusions": [{"name": "x", "layer": "roads", "buffer": 5, "unit": "m", "source": "s"}]},
      "wind.yaml: exclusions[x]: 'status' is missing (required)"),
     ({"exclusions": [{"name": "x", "layer": "roads", "buffer": 5, **SRC, "colour": 1}]},
-     "wind.yaml: exclusions[x]: unknown key 'colour'; allowed: name, layer, where, buffer, measured_from, unit, "
-     "low, high, status, source"),
+     "wind.yaml: exclusions[x]: unknown key 'colour'; allowed: name, layer, where, buffer, repowering_buffer, "
+     "measured_from, unit, low, high, status, source"),
     ({"exclusions": [{"name": "x", "layer": "roadz", "buffer": 5, **SRC}]},
      "wind.yaml: exclusions[x].layer: unknown layer 'roadz'"),
     ({"exclusions": [{"name": "x", "layer": "roads", "buffer": "2 * height", **SRC}]},

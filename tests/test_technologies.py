@@ -28,7 +28,7 @@ def _plugin():
 def test_builtins_in_order():
     assert technologies.names()[:3] == ["wind", "pv", "agroforestry"]
     wind = technologies.get("wind")
-    assert wind.result_layer_names == ["wind_eligible", "wind_turbines"]
+    assert wind.result_layer_names == ["wind_eligible", "wind_turbines", "wind_existing_turbines"]
     assert wind.rules_file.name == "wind.yaml" and wind.rules_file.parent.name == "technologies"
     avoided = technologies.total_columns("avoided")
     assert avoided == ["wind_avoided_t_co2e_a", "pv_avoided_t_co2e_a", "coppice_avoided_t_co2e_a"]  # not Agri-PV

@@ -1,6 +1,8 @@
 """Wind (landuse.technologies.wind): turbine placement with elliptical spacing, rotor inside
 the eligible area, turbines per parcel in the scoring run."""
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -129,3 +131,106 @@ def test_turbines_and_mw_with_ranges_from_the_placement():
     assert pot["wind_mw_low"] < pot["wind_mw"] < pot["wind_mw_high"]
     assert pot["wind_mw_high"] == pytest.approx(max(low * 7.2, high * 5.1))
     assert pot["avoided_t_co2e_a_low"] == pytest.approx(pot["wind_avoided_t_co2e_a_low"])
+
+
+def _wind_layers(tmp_path=None, *, residential=None, plants=None, wind_speed=None):
+    layers = {name: conform(gpd.GeoDataFrame(geometry=[], crs=WORKING_CRS), name, "test") for name in SCHEMA}
+    if residential is not None:
+        layers["landcover"] = conform(gpd.GeoDataFrame({"class": ["residential"]}, geometry=[residential],
+                                                       crs=WORKING_CRS), "landcover", "test")
+    if plants is not None:
+        layers["existing_plants"] = conform(gpd.GeoDataFrame(plants, crs=WORKING_CRS), "existing_plants", "test")
+    rasters = {}
+    if wind_speed is not None:
+        import rasterio
+        from rasterio.transform import from_origin
+
+        path = tmp_path / "wind_speed_100m.tif"
+        with rasterio.open(path, "w", driver="GTiff", height=10, width=10, count=1, dtype="float32",
+                           crs=WORKING_CRS, transform=from_origin(-5000, 10000, 2000, 2000), nodata=np.nan) as dst:
+            dst.write(np.full((1, 10, 10), wind_speed, dtype="float32"))
+        rasters["wind_speed_100m"] = path
+    return LayerSet(layers=layers, rasters=rasters)
+
+
+def _unit(x, y, mw, hub, rotor):
+    return {"technology": ["wind"], "capacity_mw": [mw], "hub_height_m": [hub], "rotor_diameter_m": [rotor],
+            "geometry": [shapely.Point(x, y)]}
+
+
+def _field(*boxes):
+    return gpd.GeoDataFrame({"class": ["arable"] * len(boxes), "ags": "1", "municipality": "A"},
+                            geometry=list(boxes), crs=WORKING_CRS, index=[f"p{i}" for i in range(len(boxes))])
+
+
+def test_new_turbines_keep_the_ellipse_to_existing_units_that_stay():
+    rules = load_rule_set("wind")
+    field = _field(box(0, 0, 4000, 3000))
+    alone = score_technology(field, _wind_layers(), rules)["turbines"]
+    # too big and too high to be a repowering candidate, and 100 m outside the field (not in its eligible area)
+    modern = _unit(2000, 3100, 6.0, 160, 160)
+    res = score_technology(field, _wind_layers(plants=modern), rules)
+    placed, units = res["turbines"], res["existing_turbines"]
+    assert len(units) == 1 and not units["candidate"].iloc[0] and units["replaced_by"].iloc[0] == ""
+    assert len(placed) < len(alone) and not placed["repowering"].any()
+    u = np.array([np.sin(np.radians(225)), np.cos(np.radians(225))])
+    v = np.array([u[1], -u[0]])
+    d = np.column_stack([placed["x"], placed["y"]]) - np.array([2000, 3100])
+    q = ((d @ u) / 800) ** 2 + ((d @ v) / 480) ** 2
+    assert q.min() >= 1 - 1e-9  # none inside the 5 D × 3 D ellipse of the unit
+    # some turbine of the field without the unit stood inside that ellipse: it was moved or dropped
+    d0 = np.column_stack([alone["x"], alone["y"]]) - np.array([2000, 3100])
+    assert (((d0 @ u) / 800) ** 2 + ((d0 @ v) / 480) ** 2).min() < 1
+
+
+def test_repowering_replaces_a_small_unit_closer_than_the_1000_m_rule():
+    rules = load_rule_set("wind")
+    # a field 100-900 m from a village: the 1000 m rule leaves nothing; repowering at 2 × 247 m does
+    field = _field(box(0, 0, 800, 1400))
+    village = box(-700, 0, -100, 1400)
+    res = score_technology(field, _wind_layers(residential=village), rules)
+    assert len(res["turbines"]) == 0
+    old = _unit(600, 700, 1.5, 80, 70)  # small: a repowering candidate
+    res = score_technology(field, _wind_layers(residential=village, plants=old), rules)
+    placed, units, table = res["turbines"], res["existing_turbines"], res["table"]
+    assert units["candidate"].iloc[0] and units["why"].iloc[0] == "small"
+    assert len(placed) >= 1 and placed["repowering"].all()
+    assert units["replaced_by"].iloc[0] in set(placed["turbine_id"])
+    assert placed.loc[placed["turbine_id"] == units["replaced_by"].iloc[0], "replaces"].iloc[0] == "EWT001"
+    # every repowering turbine keeps 2 × total height from the village and stands within 5 × 247 m of the unit
+    assert (shapely.distance(placed.geometry.values, village) >= 2 * 247 - 1e-6).all()
+    assert (shapely.distance(placed.geometry.values, shapely.Point(600, 700)) <= 5 * 247).all()
+    assert table.loc["p0", "repowering_turbines"] == len(placed) and table.loc["p0", "removed_mw"] == 1.5
+    # a modern unit on the same spot is no candidate: nothing is replaced, nothing built
+    modern = score_technology(field, _wind_layers(residential=village, plants=_unit(600, 700, 6.0, 160, 160)),
+                              rules)
+    assert len(modern["turbines"]) == 0 and modern["existing_turbines"]["replaced_by"].iloc[0] == ""
+
+
+def test_full_load_hours_from_a_constant_wind_raster(tmp_path):
+    from landuse import yields
+    from landuse.potential import parcel_potential
+
+    rules = load_rule_set("wind")
+    field = _field(box(0, 0, 4000, 3000))
+    res = score_technology(field, _wind_layers(tmp_path, wind_speed=6.8), rules)
+    t = res["turbines"]
+    assert len(t) > 3 and (t["wind_speed_100m_ms"] == 6.8).all()
+    v = rules.values
+    hub = 6.8 * v["wind_speed_correction"] * math.log(167 / v["roughness_length_m"]) / math.log(
+        100 / v["roughness_length_m"])
+    speeds, power = yields.power_curve(rated_power_mw=5.56, rotor_diameter_m=160)
+    expected = yields.weibull_full_load_hours(hub, speeds, power, rated_power_mw=5.56, weibull_k=v["weibull_k"],
+                                              losses=1 - (1 - v["wake_loss"]) * v["availability"])[0]
+    assert t["wind_speed_hub_ms"].iloc[0] == pytest.approx(hub, abs=0.01)
+    assert (t["full_load_hours_h_a"] == round(expected)).all()
+    assert t["mwh_a"].sum() == pytest.approx(len(t) * 5.56 * expected)
+    scored = field.drop(columns="geometry").join(res["table"].add_prefix("wind_"))
+    pot = parcel_potential(scored, rule_sets={"wind": rules}).loc["p0"]
+    assert pot["wind_mwh_a"] == pytest.approx(len(t) * 5.56 * expected)  # not the parameter file's 2,400 h
+    assert pot["wind_mwh_a_low"] < pot["wind_mwh_a"] < pot["wind_mwh_a_high"]
+    # without the raster the parameter file's full-load hours apply
+    plain = score_technology(field, _wind_layers(), rules)
+    scored = field.drop(columns="geometry").join(plain["table"].add_prefix("wind_"))
+    assert parcel_potential(scored, rule_sets={"wind": rules}).loc["p0", "wind_mwh_a"] == pytest.approx(
+        len(plain["turbines"]) * 5.56 * 2400)

@@ -23,7 +23,8 @@ from landuse.parameters import Parameter
 
 CRITERIA_DIR = Path(__file__).resolve().parent
 #: Derived layers a rule may name besides the canonical ones, with the columns they add.
-DERIVED_LAYERS = {"building_groups": ("buildings", {"group_id": 0, "group_size": 0})}
+DERIVED_LAYERS = {"building_groups": ("buildings", {"group_id": 0, "group_size": 0}),
+                  "approach_surfaces": ("aerodromes", {"runway_id": "", "end": 0.0, "runway_length_m": 0.0})}
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -80,6 +81,22 @@ class Exclusion:
     buffer_m: float
     source: str
     status: str
+    #: Buffer (m) for repowering turbines where the law lets them come closer; None: ``buffer_m``.
+    repowering_buffer_m: float | None = None
+
+
+@dataclass
+class Limit:
+    """A hard limit on a parcel attribute: a parcel above ``maximum`` or below ``minimum`` is not
+    eligible (a parcel without a value passes: the data say nothing against it)."""
+
+    name: str
+    attribute: str
+    minimum: float | None
+    maximum: float | None
+    unit: str
+    source: str
+    status: str
 
 
 @dataclass
@@ -105,6 +122,7 @@ class RuleSet:
     path: Path | None = None
     #: The values with their range, unit and source.
     parameters: dict[str, Parameter] = field(default_factory=dict, repr=False)
+    limits: list[Limit] = field(default_factory=list)
 
     def fingerprint(self) -> dict[str, Any]:
         """The parsed rules as plain data (for cache keys: a change in any rule reruns scoring)."""
@@ -218,16 +236,24 @@ def parse_rule_set(raw: Any, path: str | os.PathLike | None = None, *, prefix: s
         if buffer < 0 or not low <= buffer <= high:
             raise ConfigError(f"{context}.buffer: {e.buffer!r} = {buffer:g} m lies outside its range {low:g}…{high:g} m"
                               " (change the range with its source, or the value).")
+        repowering = (evaluate(e.repowering_buffer, values, f"{context}.repowering_buffer")
+                      if e.repowering_buffer is not None else None)
+        if repowering is not None and not 0 <= repowering <= buffer:
+            raise ConfigError(f"{context}.repowering_buffer: {e.repowering_buffer!r} = {repowering:g} m must lie "
+                              f"between 0 and the buffer ({buffer:g} m).")
         if (e.measured_from or "tower") == "tower" and rotor_r:
             # the eligible area is where the rotor may be: a tower distance d leaves d − r for the rotor disc
             buffer = max(buffer - rotor_r, 0.0)
-        exclusions.append(Exclusion(e.name, e.layer, e.where, buffer, e.source, e.status))
+            repowering = max(repowering - rotor_r, 0.0) if repowering is not None else None
+        exclusions.append(Exclusion(e.name, e.layer, e.where, buffer, e.source, e.status, repowering))
     scores = [Criterion(c.name, c.attribute, float(c.weight),
                         [(float(x), float(y)) for x, y in c.curve] if c.curve is not None else None,
                         {str(k): float(v) for k, v in c.map.items()} if c.map is not None else None)
               for c in cfg.scores]
+    limits = [Limit(x.name, x.attribute, None if x.min is None else float(x.min),
+                    None if x.max is None else float(x.max), x.unit, x.source, x.status) for x in cfg.limits]
     return RuleSet(tech.name, list(cfg.eligible_classes), exclusions, scores, values, Path(path) if path else None,
-                   params)
+                   params, limits)
 
 
 def scenarios(path: str | os.PathLike | None = None) -> dict[str, dict]:
@@ -275,7 +301,7 @@ def apply_overrides(raw: dict, override: dict, where: str = "scenario") -> dict:
     """
     out = copy.deepcopy(raw)
     for key, value in (override or {}).items():
-        if key in ("exclusions", "scores"):
+        if key in ("exclusions", "limits", "scores"):
             by_name = {r["name"]: r for r in out.get(key, [])}
             for name, change in value.items():
                 if name not in by_name:

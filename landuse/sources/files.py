@@ -10,6 +10,9 @@ Example entry under ``sources.files``::
       class_map: {LSG: LSG, NSG: NSG} # ... translated by this table (default: as is)
       value: LSG                      # or one fixed class/type for every feature
       name_field: NAME
+      fields:                         # further canonical columns from file columns
+        capacity_mw: {column: gross_kw, factor: 0.001}   # kW in the file, MW in the layer
+        hub_height_m: hub_height_m
       licence: dl-de/by-2-0
       attribution: "© Landesamt für Umwelt, Landwirtschaft und Geologie"
 """
@@ -87,4 +90,29 @@ def read_file_source(spec: dict, data_dir: Path) -> tuple[str, gpd.GeoDataFrame]
     out = gpd.GeoDataFrame({column: values.values}, geometry=gdf.geometry.values, crs=gdf.crs)
     if "name_field" in spec and spec["name_field"] in gdf.columns:
         out["name"] = gdf[spec["name_field"]].astype(str).values
+    for canonical, field_spec in (spec.get("fields") or {}).items():
+        out[canonical] = _field(gdf, path, layer, canonical, field_spec)
     return layer, out
+
+
+def _field(gdf: gpd.GeoDataFrame, path: Path, layer: str, canonical: str, spec) -> pd.Series:
+    """One ``fields`` entry: the file column as numbers times its factor, or as text."""
+    from landuse.layers import SCHEMA
+
+    columns = SCHEMA[layer]["columns"]
+    if canonical not in columns:
+        raise ConfigError(f"sources.files entry {path}: fields.{canonical}: layer {layer} has no column "
+                          f"{canonical!r}; its columns: {', '.join(columns)}.")
+    column, factor = (spec, 1.0) if isinstance(spec, str) else (spec["column"], float(spec.get("factor", 1.0)))
+    if column not in gdf.columns:
+        raise DataError(f"{path}: column '{column}' (fields.{canonical}) not found; columns: "
+                        f"{', '.join(c for c in gdf.columns if c != gdf.geometry.name)}.")
+    if isinstance(columns[canonical], str):
+        return gdf[column].astype(str).values
+    values = pd.to_numeric(gdf[column], errors="coerce")
+    bad = values.isna() & gdf[column].notna()
+    if bad.any():
+        raise DataError(f"{path}: column '{column}' (fields.{canonical}) holds text where numbers belong, e.g. "
+                        f"{gdf.loc[bad, column].iloc[0]!r} ({int(bad.sum())} rows); fix the file or map another "
+                        "column.")
+    return (values * factor).values

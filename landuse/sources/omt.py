@@ -44,6 +44,19 @@ def _empty(columns: list[str], crs) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs=crs)
 
 
+#: Attribute columns the class mapping reads from each raw OpenMapTiles layer.
+OMT_COLUMNS: dict[str, list[str]] = {
+    "landcover": ["class", "subclass"],
+    "landuse": ["class"],
+    "water": ["class", "intermittent"],
+    "transportation": ["class", "brunnel", "service"],
+    "waterway": ["class", "brunnel", "intermittent"],
+    "park": ["class", "name:latin"],
+    "aeroway": ["class", "ref"],
+    "building": ["render_height"],
+}
+
+
 def read_openmaptiles(
     path: str | Path,
     buildings_path: str | Path | None = None,
@@ -67,14 +80,44 @@ def read_openmaptiles(
         Canonical layers in the file's CRS.
     """
     path = Path(path)
-    layers: dict[str, gpd.GeoDataFrame] = {}
+    raw = {layer: _read(path, layer, bbox, OMT_COLUMNS[layer]) for layer in _OMT_LAYERS}
+    if "aeroway_line" in pyogrio.list_layers(path)[:, 0]:
+        # the GeoPackage keeps runway and taxiway lines apart from the aeroway polygons (vector tiles
+        # keep both in `aeroway`); the runway lines give the approach areas
+        lines = _read(path, "aeroway_line", bbox, ["class"]).assign(ref="")
+        raw["aeroway"] = pd.concat([raw["aeroway"], lines], ignore_index=True)
+    if buildings_path is not None:
+        raw["building"] = pyogrio.read_dataframe(buildings_path, layer="building", bbox=bbox,
+                                                 columns=["render_height"])
+    layers = canonical_layers(raw)
+    log.info("Read OpenMapTiles layers from %s: %s", path,
+             ", ".join(f"{k} {len(v)}" for k, v in layers.items()))
+    return layers
 
-    lc = _read(path, "landcover", bbox, ["class", "subclass"])
+
+def canonical_layers(raw: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """Map raw OpenMapTiles layers to the canonical layers (the one class mapping of this schema).
+
+    Parameters
+    ----------
+    raw : dict of str to GeoDataFrame
+        The layers landcover, landuse, water, transportation, waterway, park and aeroway with
+        the columns of :data:`OMT_COLUMNS` as strings (missing values as ``""``), all in one
+        CRS; optionally ``building`` with a numeric or numeric-string ``render_height`` (m).
+
+    Returns
+    -------
+    dict of str to GeoDataFrame
+        Canonical layers in the CRS of ``raw``; power lines and existing plants are empty
+        (the schema lacks them), and buildings too when ``raw`` has no ``building`` layer.
+    """
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    lc = raw["landcover"]
     sub = lc["subclass"].where(lc["subclass"].ne(""), lc["class"])
     lc_cls = sub.map(LANDCOVER_CLASSES).fillna("other")
     lc_cls[lc["class"].eq("wood")] = "forest"
-    lu = _read(path, "landuse", bbox, ["class"])
-    water = _read(path, "water", bbox, ["class", "intermittent"])
+    lu = raw["landuse"]
+    water = raw["water"]
     crs = lc.crs
     layers["landcover"] = gpd.GeoDataFrame(
         {
@@ -89,7 +132,7 @@ def read_openmaptiles(
         {"class": water["class"].values, "name": ""}, geometry=water.geometry.values, crs=crs
     )
 
-    tr = _read(path, "transportation", bbox, ["class", "brunnel", "service"])
+    tr = raw["transportation"]
     road_cls = tr["class"].map(ROAD_CLASSES)
     roads = tr[road_cls.notna()]
     layers["roads"] = gpd.GeoDataFrame(
@@ -105,7 +148,7 @@ def read_openmaptiles(
         geometry=rail.geometry.values, crs=crs,
     )
 
-    ww = _read(path, "waterway", bbox, ["class", "brunnel", "intermittent"])
+    ww = raw["waterway"]
     ww = ww[ww["class"].isin(WATERWAY_CLASSES)]
     layers["waterways"] = gpd.GeoDataFrame(
         {"class": ww["class"].values, "name": "",
@@ -114,12 +157,12 @@ def read_openmaptiles(
         geometry=ww.geometry.values, crs=crs,
     )
 
-    park = _read(path, "park", bbox, ["class", "name:latin"])
+    park = raw["park"]
     park = park[park["class"].eq("nature_reserve")]
     layers["protected_areas"] = gpd.GeoDataFrame(
         {"type": "NSG", "name": park["name:latin"].values}, geometry=park.geometry.values, crs=crs
     )
-    aero = _read(path, "aeroway", bbox, ["class", "ref"])
+    aero = raw["aeroway"]
     layers["aerodromes"] = gpd.GeoDataFrame(
         {"class": aero["class"].values, "name": "", "ref": aero["ref"].values},
         geometry=aero.geometry.values, crs=crs,
@@ -127,17 +170,14 @@ def read_openmaptiles(
     layers["power_lines"] = _empty(["class", "voltage_v"], crs)
     layers["existing_plants"] = _empty(["technology", "capacity_mw", "name"], crs)
 
-    if buildings_path is not None:
-        b = pyogrio.read_dataframe(buildings_path, layer="building", bbox=bbox,
-                                   columns=["render_height"])
+    b = raw.get("building")
+    if b is not None:
         layers["buildings"] = gpd.GeoDataFrame(
             {"kind": "yes", "height_m": pd.to_numeric(b["render_height"], errors="coerce").values},
             geometry=b.geometry.values, crs=b.crs,
         )
     else:
         layers["buildings"] = _empty(["kind", "height_m"], crs)
-    log.info("Read OpenMapTiles layers from %s: %s", path,
-             ", ".join(f"{k} {len(v)}" for k, v in layers.items()))
     return layers
 
 

@@ -12,12 +12,48 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from landuse import yields
 from landuse.geometry import area_frame, band_shares, drop_small_patches
 from landuse.technologies import Assessment, Output, ResultLayer, Technology, register
 
 #: Corridor bands (m from the lines): BauGB §35(1) 8b privileged 200 m; EEG 2023 §37 500 m.
 CORRIDOR_BANDS_M = (200.0, 500.0)
 CORRIDOR_CLASSES = ("privileged", "eeg", "outside")
+
+
+#: Parcel attribute read for the yield: the mean of the layer store's raster ``irradiation``
+#: (global irradiation on the horizontal, kWh/m²/a).
+IRRADIATION = "irradiation_mean"
+
+
+def specific_yield(parcels: pd.DataFrame, values: Mapping[str, float]) -> pd.Series:
+    """Specific PV yield per parcel (kWh/kWp/a).
+
+    From the parcel's mean irradiation (:data:`IRRADIATION`) corrected to the long-term level,
+    times the module-plane gain and the performance ratio (:func:`landuse.yields.pv_specific_yield`);
+    ``pv_specific_yield_kwh_per_kwp_a`` of the parameter file where a parcel has no irradiation.
+
+    Parameters
+    ----------
+    parcels : DataFrame
+        Parcels, with :data:`IRRADIATION` when the region has an irradiation raster.
+    values : mapping
+        Parameter values (``pv_irradiation_long_term_factor``, ``pv_plane_gain``,
+        ``pv_performance_ratio``, ``pv_specific_yield_kwh_per_kwp_a``).
+
+    Returns
+    -------
+    Series
+        On ``parcels``' index.
+    """
+    fallback = pd.Series(values["pv_specific_yield_kwh_per_kwp_a"], index=parcels.index, dtype=float)
+    if IRRADIATION not in parcels:
+        return fallback
+    kwh_kwp = yields.pv_specific_yield(pd.to_numeric(parcels[IRRADIATION], errors="coerce"),
+                                       long_term_factor=values["pv_irradiation_long_term_factor"],
+                                       plane_gain=values["pv_plane_gain"],
+                                       performance_ratio=values["pv_performance_ratio"])
+    return pd.Series(kwh_kwp, index=parcels.index).fillna(fallback)
 
 
 class PV(Technology):
@@ -71,15 +107,16 @@ class PV(Technology):
 
     def potential(self, scored: pd.DataFrame, values: Mapping[str, float], *, rules,
                   options: Mapping[str, Any]) -> pd.DataFrame:
-        """``MWp = ha / land need``; ``MWh = MWp × specific yield``; avoided ``t = MWh ×
-        (avoided − life-cycle) g/kWh / 1000``; Agri-PV the same with its land need, apart."""
+        """``MWp = ha / land need``; ``MWh = MWp × specific yield`` (per parcel, :func:`specific_yield`);
+        avoided ``t = MWh × (avoided − life-cycle) g/kWh / 1000``; Agri-PV the same with its land need, apart."""
         out = pd.DataFrame(index=scored.index)
         net = values["pv_avoided_g_co2e_per_kwh"] - values["pv_life_cycle_g_co2e_per_kwh"]
+        specific = specific_yield(scored, values)
         out["pv_mwp"] = self.column(scored, "eligible_ha") / values["pv_land_need_ha_per_mwp"]
-        out["pv_mwh_a"] = out["pv_mwp"] * values["pv_specific_yield_kwh_per_kwp_a"]
+        out["pv_mwh_a"] = out["pv_mwp"] * specific
         out["pv_avoided_t_co2e_a"] = out["pv_mwh_a"] * net / 1000
         out["agri_pv_mwp"] = self.column(scored, "agri_pv_ha") / values["agri_pv_land_need_ha_per_mwp"]
-        out["agri_pv_mwh_a"] = out["agri_pv_mwp"] * values["pv_specific_yield_kwh_per_kwp_a"]
+        out["agri_pv_mwh_a"] = out["agri_pv_mwp"] * specific
         out["agri_pv_avoided_t_co2e_a"] = out["agri_pv_mwh_a"] * net / 1000
         return out
 
