@@ -3,8 +3,9 @@ per municipality and in all; print solve time, peak memory and the allocated lan
 
 The stages up to the balance are run first (cached under a temporary folder, not timed).
 
-Usage: python benchmarks/bench_allocation.py [--region leipzig-wurzen] [--data DIR]
-Target (issue #12): ≤ 10 s for the default region.
+Usage: python benchmarks/bench_allocation.py [--region leipzig-wurzen | --ags 14729] [--data DIR] [--work DIR]
+Target (issue #12): ≤ 10 s for the default region; a district (``--ags 14729``, Landkreis Leipzig)
+for the scale.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from landuse.pipeline import context, run
 def main() -> None:
     args = arguments(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
+        base = Path(args.work or tmp)
         res = run(args.region, data=args.data, layers_dir=base / "layers", out=base / "out", until="balance")
         ctx = context(args.region, data=args.data)
         scored = res["suitability"].data["parcels"].set_index("parcel_id")

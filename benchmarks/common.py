@@ -7,11 +7,22 @@ import resource
 
 
 def arguments(doc: str) -> argparse.Namespace:
-    """``--region`` (default leipzig-wurzen) and ``--data`` (default: the usual search)."""
+    """``--region`` (default leipzig-wurzen), ``--ags`` (an ad-hoc Saxon region instead, e.g. 14729
+    Landkreis Leipzig; data from ``--data`` or ../shared/data), ``--data`` and ``--work`` (a folder
+    kept between runs for the untimed stages; default a temporary one)."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--region", default="leipzig-wurzen")
+    parser.add_argument("--ags", default=None)
     parser.add_argument("--data", default=None)
-    return parser.parse_args()
+    parser.add_argument("--work", default=None)
+    args = parser.parse_args()
+    if args.ags:
+        from landuse.adhoc import region_from_ags
+        from landuse.config import shared_data_root
+
+        args.data = args.data or shared_data_root()
+        args.region = region_from_ags(args.ags, data_root=args.data)
+    return args
 
 
 def peak_mb() -> float:

@@ -91,7 +91,8 @@ def _values(c: Constraints) -> dict[str, Any]:
         out["farmland_floor"] = c.farmland_floor.value
     techs = {}
     for name, lim in c.technologies.items():
-        entry = {k: getattr(lim, k).value for k in ("max_share_of_area", "max_share_of_eligible", "max_ha", "min_ha")
+        entry = {k: getattr(lim, k).value for k in ("max_share_of_area", "max_share_of_eligible", "max_ha", "min_ha",
+                                                    "min_share_of_area")
                  if getattr(lim, k) is not None}
         if "exclude_classes" in lim.model_fields_set:
             entry["exclude_classes"] = list(lim.exclude_classes)
@@ -215,6 +216,13 @@ def _programme(idx: np.ndarray, cl: Claims, scored: pd.DataFrame, limits: Limits
             rows.append((sel, ha[sel], -np.inf, lim["max_ha"], f"{name}.max_ha"))
         if "min_ha" in lim:
             rows.append((sel, ha[sel], lim["min_ha"], np.inf, f"{name}.min_ha"))
+        if "min_share_of_area" in lim and len(sel):
+            # each unit stands for its share of the parcel's eligible area (a wind area holds its turbines);
+            # the target holds as far as the land the other limits leave allows
+            elig = shapely.area(cl.eligible[name][var_parcel[sel]]) / 1e4
+            per_unit = elig / np.maximum(upper[sel], TOL_HA)
+            target = min(lim["min_share_of_area"] * municipal_ha, float(elig.sum()))
+            rows.append((sel, per_unit, target - TOL_HA, np.inf, f"{name}.min_share_of_area"))
     if limits.farmland_floor is not None:
         arable = float(scored["area_ha"].to_numpy()[idx][classes[idx] == "arable"].sum())
         farm = np.array([cl.farmland_per_unit[t].iat[p] for t, p in zip(var_tech, var_parcel, strict=True)], float)

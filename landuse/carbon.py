@@ -267,7 +267,7 @@ def frame_table(summary: pd.DataFrame, *, share: float | None = None) -> pd.Data
                 value = row["avoided_t_co2e_a"] + row["sequestered_t_co2e_a"] if col == "avoided_sum" else row[col]
                 text = f"{value:,.0f}"
                 if ratio and pd.isna(row[ratio]):
-                    text += " (no baseline figure)"
+                    text += " (no emission load configured)"
                 elif ratio:
                     text += f" ({_pct(row[ratio])}; {_pct(row[ratio + '_low'])}–{_pct(row[ratio + '_high'])})"
                 cells[name] = text

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from landuse import __version__
+from landuse import __version__, schema
 from landuse.config import DEFAULT_REGION, load_region
 from landuse.errors import LanduseError
 
@@ -25,6 +25,8 @@ def _setup_logging(verbosity: int) -> None:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
+    # GDAL's own chatter on damaged files: the error we raise names the file; -v shows it
+    logging.getLogger("rasterio._env").setLevel(logging.ERROR if verbosity < 1 else level)
 
 
 def _user_errors(func):
@@ -72,8 +74,14 @@ def _options(*options):
     return apply
 
 
+ags_option = click.option(
+    "--ags", default=None, metavar="KEYS",
+    help="An ad-hoc Saxon region instead of --region: AGS or key prefixes, comma-separated (14625020 Bautzen; "
+         "14729 Landkreis Leipzig; 14 all of Saxony); data from --data or ../shared/data.",
+)
+
 #: Where the data, the layer store and the output folder (with the stage cache) are.
-output_options = _options(region_option, data_option, layers_dir_option, out_option)
+output_options = _options(region_option, ags_option, data_option, layers_dir_option, out_option)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,6 +117,13 @@ def _run(ctx_options: dict, **kwargs):
     return res
 
 
+def _target(kwargs: dict) -> Path:
+    """The output folder a run with these options writes to."""
+    from landuse.pipeline import context
+
+    return context(**{k: v for k, v in kwargs.items() if k != "allow_out_of_range"}).target
+
+
 def _stages_line(res) -> str:
     return "Stages: " + ", ".join(f"{k} {'reused' if v.reused else 'built'}" for k, v in res.items())
 
@@ -133,14 +148,31 @@ load_year_option = click.option(
     help="Hold the balance against the emission loads of this year (baseline.loads; default: the baseline).",
 )
 
+allow_out_of_range_option = click.option(
+    "--allow-out-of-range", is_flag=True,
+    help="Accept values outside their declared ranges (each is logged and recorded in the metadata).",
+)
+
 #: The options of every command that runs the pipeline.
-pipeline_options = _options(output_options, criteria_option, scenario_option, parameters_option, load_year_option)
+pipeline_options = _options(output_options, criteria_option, scenario_option, parameters_option, load_year_option,
+                            allow_out_of_range_option)
 
 
-def _pipeline_kwargs(region, data, layers_dir, out, criteria=None, scenario="default", parameters=None,
-                     load_year=None) -> dict:
-    return {"region": load_region(region), "data": data, "layers_dir": layers_dir, "out": out, "criteria": criteria,
-            "scenario": scenario, "parameters": parameters, "load_year": load_year}
+def _pipeline_kwargs(region, data, layers_dir, out, ags=None, criteria=None, scenario="default", parameters=None,
+                     load_year=None, allow_out_of_range=False) -> dict:
+    if allow_out_of_range:  # the region file is read here, before the run: allow from now to the command's end
+        click.get_current_context().with_resource(schema.out_of_range_allowed())
+    if ags:
+        from landuse.adhoc import region_from_ags
+        from landuse.config import shared_data_root
+
+        data = data or shared_data_root()
+        region_cfg = region_from_ags(ags, data_root=data)
+    else:
+        region_cfg = load_region(region)
+    return {"region": region_cfg, "data": data, "layers_dir": layers_dir, "out": out, "criteria": criteria,
+            "scenario": scenario, "parameters": parameters, "load_year": load_year,
+            "allow_out_of_range": allow_out_of_range}
 
 
 @main.command()
@@ -217,11 +249,10 @@ def balance(variants: str, snapshot: bool, compare_to: Path | None, **options) -
         trajectory,
     )
     from landuse.io import write_table
-    from landuse.pipeline import context
 
     kwargs = _pipeline_kwargs(**options)
     summary = _run(kwargs, until="balance")["balance"].summary
-    target = context(**kwargs).target
+    target = _target(kwargs)
     for (tier, share), block in summary.groupby(["tier", "share_realised"], sort=False):
         click.echo(f"-- {tier} tier, {share:.0%} of the potential realised")
         click.echo(format_balance(block))
@@ -306,12 +337,20 @@ def export(force: bool, **options) -> None:
 
 @main.command()
 @pipeline_options
+@force_option
+@_user_errors
+def factsheet(force: bool, **options) -> None:
+    """A fact sheet per municipality for councils: factsheets/<municipality>.pdf (map, balance, top sites, data)."""
+    _written(_run(_pipeline_kwargs(**options), outputs=("factsheets",), force=force))
+
+
+@main.command()
+@pipeline_options
 @embed_option
 @force_option
 @_user_errors
 def run(embed: bool, force: bool, **options) -> None:
-    """The whole job: layers, parcels, scores, balance, maps and exports (finished stages are reused)."""
-    from landuse.pipeline import context
+    """The whole job: layers, parcels, scores, balance, maps, exports and fact sheets (finished stages are reused)."""
 
     t0 = time.perf_counter()
     kwargs = _pipeline_kwargs(**options)
@@ -325,7 +364,7 @@ def run(embed: bool, force: bool, **options) -> None:
                "(t CO2e/a) or of the energy use (MWh/a), low–high:")
     click.echo(frame_table(summary, share=share).to_string())
     files = ", ".join(p.name + ("/" if p.is_dir() else "") for p in res["outputs"].files)
-    click.echo(f"Outputs in {context(**kwargs).target}/: {files} ({time.perf_counter() - t0:.1f} s)")
+    click.echo(f"Outputs in {_target(kwargs)}/: {files} ({time.perf_counter() - t0:.1f} s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

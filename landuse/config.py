@@ -125,6 +125,25 @@ def load_region(region: str | os.PathLike = DEFAULT_REGION) -> Region:
     raw = schema.read_yaml(path, what="Region file")
     if not isinstance(raw, dict):
         raise ConfigError(f"Region file {path} must hold a mapping at the top level (name, municipalities, sources).")
+    return region_from_mapping(raw, path)
+
+
+def region_from_mapping(raw: dict[str, Any], path: Path) -> Region:
+    """Validate a region mapping (as read from a region YAML file, or built for an ad-hoc region).
+
+    Parameters
+    ----------
+    raw : dict
+        The region's keys (name, municipalities, baseline, sources, …).
+    path : Path
+        The file it came from (or stands for), named in messages.
+
+    Returns
+    -------
+    Region
+    """
+    from landuse import schema
+
     cfg = schema.validate(schema.RegionConfig, raw, path=path)
     munis = [Municipality(name=m.name, ags=m.ags, group=m.group or cfg.name, inhabitants=m.inhabitants)
              for m in cfg.municipalities]
@@ -172,6 +191,25 @@ def data_search_order(region: Region) -> list[str]:
     env = os.environ.get("LANDUSE_DATA")
     return ["--data DIR", f"$LANDUSE_DATA ({env or 'not set'})",
             *[str(p) for p in _shared_candidates(region)], "online fetch through osmnx"]
+
+
+def shared_data_root() -> Path:
+    """The data root for ad-hoc regions: ``$LANDUSE_DATA``, else ``../shared/data`` beside the checkout
+    (then beside the working directory).
+
+    Raises
+    ------
+    DataError
+        None of them exists.
+    """
+    env = os.environ.get("LANDUSE_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [repo_root().parent / "shared" / "data", Path.cwd().resolve().parent / "shared" / "data"]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    raise DataError(f"No data root found for --ags (tried {', '.join(map(str, candidates))}); pass --data with the "
+                    "folder that holds sachsen/, germany/ and leipzig-wurzen/.")
 
 
 def _shared_candidates(region: Region) -> list[Path]:

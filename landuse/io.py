@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from pyproj import Transformer
 
 from landuse.errors import DataError, LanduseError
 
@@ -158,6 +160,22 @@ def check_coordinates(gdf: gpd.GeoDataFrame, where: str) -> None:
         raise DataError(f"{where}: its CRS is {gdf.crs.to_string()} (metres) but its coordinates "
                         f"({minx:.3f}, {miny:.3f} … {maxx:.3f}, {maxy:.3f}) look like degrees: fix the file's CRS "
                         "(e.g. EPSG:4326 for longitude/latitude).")
+    area = gdf.crs.area_of_use
+    if area is None:
+        return
+    try:
+        lon_lat = Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True).transform_bounds(minx, miny, maxx, maxy)
+    except Exception:  # noqa: BLE001 - coordinates the projection cannot invert are far outside it
+        lon_lat = (np.inf, np.inf, np.inf, np.inf)
+    # a degree of slack: data may reach a little beyond the zone a projected CRS is defined for
+    slack = 1.0
+    outside = (not np.all(np.isfinite(lon_lat)) or lon_lat[2] < area.west - slack or lon_lat[0] > area.east + slack
+               or lon_lat[3] < area.south - slack or lon_lat[1] > area.north + slack)
+    if outside:
+        raise DataError(f"{where}: its coordinates ({minx:,.0f}, {miny:,.0f} … {maxx:,.0f}, {maxy:,.0f}) lie outside "
+                        f"the area of use of its CRS {gdf.crs.to_string()} ({area.name}: lon {area.west:g}…"
+                        f"{area.east:g}, lat {area.south:g}…{area.north:g}): the file's CRS is probably wrong; fix "
+                        "its .prj or set 'crs:' in its source entry.")
 
 
 def repair_geometries(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:

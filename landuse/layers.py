@@ -42,7 +42,7 @@ from landuse.sources.rasters import reproject_raster
 log = logging.getLogger(__name__)
 
 #: Bump when the canonical schema or its derivation changes: stores of an older schema rebuild.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _POLY, _LINE, _ANY = ("Polygon", "MultiPolygon"), ("LineString", "MultiLineString"), None
 
@@ -65,6 +65,58 @@ SCHEMA: dict[str, dict[str, Any]] = {
                                                   "rotor_diameter_m": float("nan")}, "required": False},
 }
 LAYER_NAMES = tuple(SCHEMA)
+
+#: What an empty optional layer means for the results (said in the metadata, map, workbook and
+#: fact sheets), and how to fill it.
+MISSING_MEANS: dict[str, str] = {
+    "buildings": "no building footprints: the wind distances to outer-area building groups and single buildings "
+                 "are not applied (add a buildings file)",
+    "railways": "no railways: the wind distance to railways and the PV corridor along main lines are missing",
+    "waterways": "no waterways: riparian strips and waterway distances are missing",
+    "water_bodies": "no lakes: the wind distance to lakes is missing",
+    "protected_areas": "no protected areas: every protection rule and criterion is left out",
+    "aerodromes": "no aerodromes or runways: aviation exclusions (approach areas, aerodrome distance) are missing",
+    "power_lines": "no power lines: the distance to lines and the grid criterion are missing (add a grid file under "
+                   "sources.files)",
+    "existing_plants": "no existing plants: new turbines ignore existing ones and no repowering is counted (add the "
+                       "MaStR units under sources.files)",
+}
+#: Protected-area types the rule sets read, and what their absence means.
+PROTECTED_TYPES_MEAN: dict[str, str] = {
+    "LSG": "landscape protection areas (LSG; about 39 % of the Leipzig planning region) are missing: the wind, PV "
+           "and agroforestry criteria that penalise them see none",
+    "FFH": "FFH (Natura 2000 habitats) areas are missing: their wind exclusion does not apply",
+    "SPA": "bird protection areas (SPA, Natura 2000) are missing: their wind exclusion does not apply",
+}
+
+
+def data_gaps(layers: dict[str, gpd.GeoDataFrame]) -> list[str]:
+    """Notes on what the layers lack and what that means for the results.
+
+    Parameters
+    ----------
+    layers : dict of str to GeoDataFrame
+        Canonical layers.
+
+    Returns
+    -------
+    list of str
+        One sentence per empty optional layer (:data:`MISSING_MEANS`), per protected-area type
+        the rules read that no feature has (:data:`PROTECTED_TYPES_MEAN`), and for a grid without
+        lines below 220 kV.
+    """
+    notes = [f"layer {name} is empty: {MISSING_MEANS[name]}" for name in MISSING_MEANS
+             if name in layers and layers[name].empty]
+    protected = layers.get("protected_areas")
+    if protected is not None and not protected.empty:
+        present = set(protected["type"])
+        notes += [f"protected_areas: {meaning} (add the official layers under sources.files)"
+                  for t, meaning in PROTECTED_TYPES_MEAN.items() if t not in present]
+    lines = layers.get("power_lines")
+    if lines is not None and not lines.empty and (lines["voltage_v"].dropna() >= 220_000).all():
+        notes.append("power_lines hold only 220/380 kV lines (110 kV and medium voltage missing): grid distances are "
+                     "upper bounds and the grid criterion is cautious")
+    return notes
 
 
 @dataclass
@@ -441,7 +493,9 @@ def build_layers(
                         name, region.name)
 
     rasters = {}
-    notes = []
+    notes = data_gaps(layers)
+    for note in notes:  # said in the metadata, map, workbook and fact sheets
+        log.info("%s", note)
     if data_dir is not None and src.get("rasters"):
         out_dir = Path(raster_dir) if raster_dir else Path("layers") / f"{region.name}_rasters"
         for key, spec in src["rasters"].items():

@@ -1,8 +1,18 @@
-"""Interactive Folium maps for planners: scores, eligible areas, turbines, tree strips,
-municipal borders, excluded parcels, a legend per layer, and a panel with the balance.
+"""Interactive Folium maps for planners: the realistic tier's allocation, scores, eligible areas,
+turbines, tree strips and municipal borders, a legend, and a panel with the balance.
 
-Geometries are simplified for display only (the analysis keeps full precision) and the
-Leaflet assets are embedded by default, so a map opens offline (tiles aside).
+A click on any parcel opens one popup for the parcel: its headline first (the use the realistic
+tier gives it, each technology's score and why), then per technology folded details (estimates,
+criteria, every exclusion in words with its source). The words come from the rule sets: each
+exclusion's buffer, the features it applies to (its layer and filter) and its ``source``.
+
+Size: the page holds every geometry once (one data block that all layers read, built into
+Leaflet layers when a layer is first shown), coordinates as encoded polylines (Google's
+algorithm) at 1e-5° (≈ 1 m, below the display simplification of 5 m by default; riparian strips
+1 m), and per-parcel values as columns. The analysis and the exports keep full precision.
+
+Leaflet and its plugins are embedded by default, so a map opens offline (tiles aside); the
+map's own script and style (``landuse/static/landuse-map.*``) are always inline.
 """
 
 from __future__ import annotations
@@ -10,23 +20,27 @@ from __future__ import annotations
 import base64
 import copy
 import html
+import json
 import logging
 import mimetypes
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
-import branca.colormap as cm
 import folium
 import folium.plugins
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
+from folium.map import Layer
 from jinja2 import Template
 
 from landuse import technologies as registry
 from landuse.config import WEB_CRS
+from landuse.errors import ConfigError
 from landuse.io import atomic_path
 from landuse.technologies import ResultLayer, Technology
 
@@ -41,6 +55,27 @@ ASSETS = {
     "Control.FullScreen.min.js": "Control.FullScreen.js", "Control.FullScreen.css": "Control.FullScreen.css",
     "leaflet-measure.min.js": "leaflet-measure.js", "leaflet-measure.min.css": "leaflet-measure.css",
 }
+#: The map's own script and style, inline in every map (embedded or not).
+OWN_ASSETS = ("landuse-map.js", "landuse-map.css")
+#: Decimals of the coordinates (degrees): 1e-5° ≈ 1.1 m north-south, 0.7 m east-west at 51° N.
+PRECISION = 5
+#: Which tier the popups' estimates are from (the pipeline passes the realistic potential).
+POPUP_TIER = "realistic tier"
+EXCLUDED_COLOR = "#bbbbbb"
+STATUS_WORDS = {"SRC": "sourced", "EST": "estimate", "UNV": "unverified"}
+
+
+class Raw(Element):
+    """Text put into the page as it is (no template: the data block holds braces)."""
+
+    def __init__(self, text: str):
+        super().__init__("")
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
 class MetricScale(MacroElement):
     """A scale bar in metres and kilometres only."""
 
@@ -51,26 +86,331 @@ class MetricScale(MacroElement):
     """)
 
 
-def _web(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
-    """Simplify in metres, reproject to EPSG:4326 and round to ~0.1 m (display only)."""
-    out = gdf.copy()
+class DataLayer(Layer):
+    """A layer of the map's data block (``landuse/static/landuse-map.js`` builds it when first shown)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = landuse.layer({{ this.spec|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, name: str, spec: dict, show: bool):
+        # shown by landuse.setup once the view is set (each layer is drawn once, at its place)
+        super().__init__(name=name, overlay=True, control=True, show=False)
+        self._name = "DataLayer"
+        self.spec = {**spec, "show": show}
+
+
+class Setup(MacroElement):
+    """Panel, legend, folding controls, the region fitted between the controls (added last)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        landuse.setup({{ this._parent.get_name() }}, {{ this.control.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, control: folium.LayerControl):
+        super().__init__()
+        self._name = "Setup"
+        self.control = control
+
+
+# ------------------------------------------------------------------------------------------
+# geometry
+
+
+def _web(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoSeries:
+    """Geometries simplified in metres (display only) and reprojected to EPSG:4326."""
+    geoms = gdf.geometry
     if tolerance_m > 0:
-        out.geometry = out.geometry.simplify(tolerance_m, preserve_topology=True)
-    out = out[~out.geometry.is_empty].to_crs(WEB_CRS)
-    # pointwise: only round coordinates (display); a topology-preserving snap can fail on thin strips
-    out.geometry = shapely.set_precision(out.geometry.values, 1e-6, mode="pointwise")
-    return out[~out.geometry.is_empty]
+        geoms = geoms.simplify(tolerance_m, preserve_topology=True)
+    return geoms.to_crs(WEB_CRS)
 
 
-def _round(df: pd.DataFrame, columns: dict[str, int]) -> pd.DataFrame:
-    for col, nd in columns.items():
-        if col in df:
-            df[col] = pd.to_numeric(df[col], errors="coerce").round(nd)
-    return df
+def _polyline_chars(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Google's polyline characters of signed integers: (characters, count per value)."""
+    v = values.astype(np.int64)
+    z = ((v << 1) ^ (v >> 63)).astype(np.uint64)  # zig-zag: the sign in the lowest bit
+    chunks = np.stack([(z >> np.uint64(5 * k)) & np.uint64(31) for k in range(7)], axis=1)
+    rest = np.stack([z >> np.uint64(5 * (k + 1)) for k in range(7)], axis=1)
+    more = rest > 0
+    valid = np.concatenate([np.ones((len(z), 1), bool), more[:, :-1]], axis=1)
+    chars = (chunks | np.where(more, np.uint64(0x20), np.uint64(0))) + np.uint64(63)
+    return chars[valid].astype(np.uint8), valid.sum(axis=1)
 
 
-#: Which tier the popups' estimates are from (the pipeline passes the realistic potential).
-POPUP_TIER = "realistic tier"
+def _encode_paths(paths: np.ndarray, closed: bool, precision: int = PRECISION) -> list[str]:
+    """Encoded polylines of line strings or linear rings (lat, lng pairs; a ring without its closing point)."""
+    if len(paths) == 0:
+        return []
+    coords, index = shapely.get_coordinates(paths, return_index=True)
+    q = np.round(coords[:, ::-1] * 10 ** precision).astype(np.int64)  # lat, lng
+    n = np.bincount(index, minlength=len(paths))
+    keep = np.ones(len(q), bool)
+    if closed:  # Leaflet closes rings itself
+        ends = np.cumsum(n) - 1
+        keep[ends[n > 0]] = False
+    same = np.zeros(len(q), bool)
+    same[1:] = (index[1:] == index[:-1]) & (q[1:] == q[:-1]).all(axis=1)
+    keep &= ~same  # repeated points after rounding
+    q, index = q[keep], index[keep]
+    start = np.ones(len(q), bool)
+    start[1:] = index[1:] != index[:-1]
+    delta = q.copy()
+    delta[1:] -= q[:-1]
+    delta[start] = q[start]  # each path starts absolute
+    chars, per_value = _polyline_chars(delta.reshape(-1))
+    per_path = np.bincount(np.repeat(index, 2), weights=per_value, minlength=len(paths)).astype(np.int64)
+    text = chars.tobytes().decode("ascii")
+    ends = np.cumsum(per_path)
+    return [text[e - c:e] for c, e in zip(per_path.tolist(), ends.tolist(), strict=True)]
+
+
+def _encode_polygons(geoms: np.ndarray, precision: int = PRECISION) -> list[list[list[str]]]:
+    """Per geometry: its polygons, each a list of encoded rings (exterior first)."""
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    polys = shapely.get_type_id(parts) == 3
+    parts, part_of = parts[polys], part_of[polys]
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    encoded = _encode_paths(rings, closed=True, precision=precision)
+    out: list[list[list[str]]] = [[] for _ in range(len(geoms))]
+    by_part: list[list[str]] = [[] for _ in range(len(parts))]
+    for r, p in zip(encoded, ring_of.tolist(), strict=True):
+        by_part[p].append(r)
+    for p, g in zip(by_part, part_of.tolist(), strict=True):
+        if p:
+            out[g].append(p)
+    return out
+
+
+def _encode_lines(geoms: np.ndarray, precision: int = PRECISION) -> list[list[str]]:
+    """Per geometry: its line strings, encoded."""
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    lines = shapely.get_type_id(parts) == 1
+    encoded = _encode_paths(parts[lines], closed=False, precision=precision)
+    out: list[list[str]] = [[] for _ in range(len(geoms))]
+    for e, g in zip(encoded, part_of[lines].tolist(), strict=True):
+        out[g].append(e)
+    return out
+
+
+def _points(geoms: np.ndarray, precision: int = PRECISION) -> list[list[float]]:
+    xy = np.round(shapely.get_coordinates(geoms)[:, ::-1], precision)
+    return xy.tolist()
+
+
+# ------------------------------------------------------------------------------------------
+# values
+
+
+def _column(values, decimals: int | None = None) -> list:
+    """Values for the data block: numbers rounded (integers without '.0'), missing as null."""
+    s = pd.Series(values)
+    if pd.api.types.is_bool_dtype(s):
+        return s.tolist()
+    num = pd.to_numeric(s, errors="coerce")
+    if num.notna().sum() < s.notna().sum():  # text
+        return [None if pd.isna(v) else str(v) for v in s]
+    if decimals is not None:
+        num = num.round(decimals)
+    out = []
+    for v in num.tolist():
+        if v is None or v != v:
+            out.append(None)
+        elif float(v).is_integer() and abs(v) < 2**53:
+            out.append(int(v))
+        else:
+            out.append(float(v))
+    return out
+
+
+def _words(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() or value >= 100 else f"{value:,.1f}"
+
+
+# ------------------------------------------------------------------------------------------
+# reasons in words, from the rules' own declarations
+
+
+#: What the features of a layer are called (the noun a filter's values qualify).
+LAYER_NOUNS = {"landcover": "area", "roads": "road", "railways": "railway", "power_lines": "power line",
+               "water_bodies": "water body", "waterways": "waterway", "protected_areas": "protected area",
+               "aerodromes": "aerodrome", "buildings": "building", "building_groups": "dwelling",
+               "approach_surfaces": "approach surface of a runway", "existing_plants": "existing plant"}
+#: Filter values that name a feature themselves (else value + the layer's noun).
+VALUE_NOUNS = {"motorway": "motorway", "trunk_primary": "federal road", "line": "power line",
+               "aerodrome": "aerodrome", "runway": "runway", "navigationaid": "radio navigation aid",
+               "NSG": "nature reserve", "NP": "national park", "FFH": "Natura 2000 habitat site",
+               "SPA": "Natura 2000 bird site", "LSG": "landscape protection area"}
+#: Line features: a rule without a buffer applies *on* them.
+LINE_LAYERS = {"roads", "railways", "power_lines", "waterways"}
+#: Reasons besides the exclusion rules that technologies add (code → value it reads, sentence).
+EXTRA_REASONS = {
+    "soil_agri_pv_only": ("agri_pv_nfk_mm", "farmland too good for conventional PV (plant-available water above "
+                                            "{value:g} mm): Agri-PV only"),
+    "min_patch": ("min_patch_ha", "eligible patches smaller than the minimum plant area of {value:g} ha"),
+}
+#: Land-cover classes in words.
+CLASS_WORDS = {"arable": "arable land", "grassland": "grassland", "forest": "forest",
+               "residential": "residential area", "industrial": "industrial or commercial area",
+               "conversion": "conversion land (former military, landfill, quarry, brownfield)",
+               "transport": "transport area", "water": "water", "other": "other land"}
+
+
+def _class_words(cls: str) -> str:
+    return CLASS_WORDS.get(cls, _words(cls))
+
+
+def _feature(layer: str, where: str | None) -> str | None:
+    """The features a rule applies to, in words (None: the filter is not understood)."""
+    noun = LAYER_NOUNS.get(layer)
+    if noun is None:
+        return None
+    if not where:
+        return _article(noun)
+    if layer == "building_groups":
+        m = re.fullmatch(r"\s*group_size\s*(>=|>|<=|<)\s*(\d+)\s*", where)
+        if not m:
+            return None
+        op, n = m.group(1), int(m.group(2))
+        if op in (">=", ">"):
+            least = n if op == ">=" else n + 1
+            return "a dwelling" if least <= 1 else f"a group of {least} or more dwellings"
+        most = n - 1 if op == "<" else n
+        return "a single dwelling" if most <= 1 else f"a group of up to {most} dwellings"
+    items: list[tuple[str, str]] = []  # (qualifier, noun)
+    for clause in re.split(r"\s+or\s+", where.strip()):
+        m = (re.fullmatch(r"`?\w+`?\s*==\s*'([^']+)'", clause.strip())
+             or re.fullmatch(r"`?\w+`?\s+in\s+\[([^\]]*)\]", clause.strip()))
+        if m is None:
+            if re.fullmatch(r"(not\s+\w+|`?\w+`?\s*!=\s*'[^']*')", clause.strip()):
+                continue  # a qualifier that leaves the features as the layer names them
+            return None
+        for value in re.findall(r"'([^']+)'", m.group(0)) if "[" in m.group(0) else [m.group(1)]:
+            items.append(("", VALUE_NOUNS[value]) if value in VALUE_NOUNS else (_words(value), noun))
+    if not items:
+        return _article(noun)
+    groups: dict[str, list[str]] = {}
+    for qual, n in items:
+        groups.setdefault(n, []).append(qual)
+    phrases = []
+    for n, quals in groups.items():
+        quals = [q for q in quals if q]
+        if quals:
+            joined = quals[0] if len(quals) == 1 else ", ".join(quals[:-1]) + " or " + quals[-1]
+            phrases.append(f"{joined} {n}")
+        else:
+            phrases.append(n)
+    text = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " or " + phrases[-1]
+    return _article(text)
+
+
+def _short_source(source: str) -> str:
+    """The legal reference of a source (``SächsBO §84(2) (2022): 1000 m …`` → ``SächsBO §84(2) (2022)``)."""
+    head = source.split(": ", 1)[0]
+    return head if "§" in head and head != source else source
+
+
+def _measured_from(rules) -> dict[str, str]:
+    """Rule name → ``tower`` or ``rotor`` as the rule file declares it (tower by default)."""
+    path = getattr(rules, "path", None)
+    if not path or not Path(path).is_file():
+        return {}
+    from landuse.schema import read_yaml
+
+    try:
+        raw = read_yaml(path, what="Criteria file") or {}
+    except ConfigError:
+        return {}
+    return {str(e.get("name")): str(e.get("measured_from") or "tower") for e in raw.get("exclusions") or []
+            if isinstance(e, dict)}
+
+
+def exclusion_sentence(rule, rotor_radius_m: float = 0.0, measured_from: str = "tower") -> str:
+    """An exclusion rule in words: ``closer than 1,000 m to a residential area``.
+
+    Parameters
+    ----------
+    rule : landuse.criteria.Exclusion
+        Its buffer (m), layer and filter.
+    rotor_radius_m : float
+        Wind: buffers measured from the tower were reduced by the rotor radius when the rules
+        were read (the eligible area is where the rotor may be); the sentence gives the distance
+        as declared.
+    measured_from : {"tower", "rotor"}
+    """
+    feature = _feature(rule.layer, rule.where) or _words(rule.name)
+    buffer = rule.buffer_m + (rotor_radius_m if measured_from == "tower" else 0.0)
+    if buffer <= 0:
+        overhang = " (rotor overhang included)" if measured_from == "rotor" and rotor_radius_m else ""
+        return f"{'on' if rule.layer in LINE_LAYERS else 'inside'} {feature}{overhang}"
+    rotor = " (from the rotor tip)" if measured_from == "rotor" and rotor_radius_m else ""
+    return f"closer than {_num(buffer)} m{rotor} to {feature}"
+
+
+def reason_words(tech: Technology, rules, codes: list[str]) -> list[dict]:
+    """Each reason code of a technology in words, with its source and status.
+
+    Parameters
+    ----------
+    tech : Technology
+    rules : landuse.criteria.RuleSet or None
+        The rule set the results come from (None: words from the codes alone).
+    codes : list of str
+        Codes as the ``<technology>_reason`` column holds them (exclusion names,
+        ``land_cover_<class>`` and what the technology adds).
+
+    Returns
+    -------
+    list of dict
+        ``code``, ``text``, ``source`` (full), ``short`` (the legal reference), ``status``
+        (sourced / estimate / unverified, or empty) and, where a rule has one, a ``note``
+        (e.g. the repowering distance).
+    """
+    rule_of = {e.name: e for e in rules.exclusions} if rules is not None else {}
+    values = rules.values if rules is not None else {}
+    params = getattr(rules, "parameters", {}) or {}
+    rotor_r = values.get("rotor_diameter_m", 0.0) / 2
+    measured = _measured_from(rules) if rules is not None else {}
+    out = []
+    for code in codes:
+        text, source, status, note = _words(code), "", "", ""
+        if code in rule_of:
+            rule = rule_of[code]
+            text = exclusion_sentence(rule, rotor_r, measured.get(code, "tower"))
+            repowering = getattr(rule, "repowering_buffer_m", None)
+            if repowering is not None:
+                back = rotor_r if measured.get(code, "tower") == "tower" else 0.0
+                note = f"a turbine replacing an existing one may come to {_num(repowering + back)} m"
+            source, status = rule.source, rule.status
+        elif code.startswith("land_cover_"):
+            cls = code.removeprefix("land_cover_")
+            eligible = ", ".join(_class_words(c) for c in rules.eligible_classes) if rules is not None else ""
+            text = f"land cover {_class_words(cls)}: not eligible" + (f" (eligible: {eligible})" if eligible else "")
+            source = "eligible land cover of the rule set" + (f" {Path(rules.path).name}" if rules is not None
+                                                               and rules.path else "")
+        elif code in EXTRA_REASONS and EXTRA_REASONS[code][0] in values:
+            name, template = EXTRA_REASONS[code]
+            text = template.format(value=values[name])
+            if name in params:
+                source, status = params[name].source, params[name].status
+        out.append({"code": code, "text": text, "source": source, "short": _short_source(source) if source else "",
+                    "status": STATUS_WORDS.get(status, status), **({"note": note} if note else {})})
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# the data block
 
 
 def _estimates(tech: Technology, columns) -> dict[str, tuple[str, int]]:
@@ -79,41 +419,115 @@ def _estimates(tech: Technology, columns) -> dict[str, tuple[str, int]]:
             for o in tech.outputs if o.column in columns}
 
 
-def _score_layer(parcels: gpd.GeoDataFrame, tech: Technology, score_cmap: cm.LinearColormap, show: bool,
-                 techs: list[Technology]) -> folium.GeoJson:
-    score_col = f"{tech.name}_score"
-    sub_cols = [c for c in parcels.columns if c.startswith(f"{tech.name}_sub_")]
-    est = _estimates(tech, parcels.columns)
-    others = [t for t in techs if t.name != tech.name and f"{t.name}_score" in parcels.columns]
-    fields = ["parcel_id", "municipality", "class", "area_ha", f"{tech.name}_eligible_ha", score_col, *sub_cols,
-              f"{tech.name}_reason", *est, *[f"{t.name}_score" for t in others],
-              *[f"{t.name}_reason" for t in others]]
-    aliases = ["Parcel", "Municipality", "Land cover", "Area (ha)", "Eligible (ha)", "Score (0-100)",
-               *[f"· {c.removeprefix(f'{tech.name}_sub_').replace('_', ' ')} (0-100)" for c in sub_cols],
-               "Excluded (in part) by", *[v[0] for v in est.values()],
-               *[f"{t.title} score (0-100)" for t in others],
-               *[f"{t.title} excluded by" for t in others]]
-    data = parcels[fields + ["geometry"]]
-    return folium.GeoJson(
-        data.to_json(na="null", drop_id=True),
-        name=f"{tech.title}: score",
-        style_function=lambda f, c=score_col: {
-            "fillColor": score_cmap(f["properties"][c]) if f["properties"][c] is not None else "#999999",
-            "color": "#444444", "weight": 0.5, "fillOpacity": 0.7},
-        highlight_function=lambda f: {"weight": 2, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(["municipality", score_col], ["Municipality", "Score"]),
-        popup=folium.GeoJsonPopup(fields, aliases, localize=True, max_width=420),
-        show=show,
-    )
+#: Words written in capitals in labels.
+ACRONYMS = {"eeg": "EEG", "lsg": "LSG", "nsg": "NSG", "ffh": "FFH", "spa": "SPA", "pv": "PV", "nfk": "NFK"}
 
 
-def _share(value: float, whole: float) -> str:
-    return f"{value / whole:.1%}" if whole and whole == whole else "–"
+def _label(code: str) -> str:
+    """A criterion's name as a label: ``eeg_corridor`` → ``EEG corridor``."""
+    words = [ACRONYMS.get(w, w) for w in code.split("_")]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
 
 
-def _panel(summary: pd.DataFrame | None, techs: list[Technology], attribution: list[str]) -> str:
-    """HTML of the balance panel: the realistic tier in both frames, the technical upper bound
-    beside it (groups and region at the largest realised share)."""
+def _criteria(tech: Technology, rules, parcels: pd.DataFrame) -> list[dict]:
+    sources = {}
+    if rules is not None and rules.path and Path(rules.path).is_file():
+        from landuse.schema import read_yaml
+
+        try:
+            raw = read_yaml(rules.path, what="Criteria file") or {}
+            sources = {str(s.get("name")): str(s.get("source", "")) for s in raw.get("scores") or []
+                       if isinstance(s, dict)}
+        except ConfigError:
+            pass
+    weights = {c.name: c.weight for c in rules.scores} if rules is not None else {}
+    cols = [c for c in parcels.columns if c.startswith(f"{tech.name}_sub_")]
+    return [{"key": c, "label": _label(c.removeprefix(f"{tech.name}_sub_")),
+             "weight": weights.get(c.removeprefix(f"{tech.name}_sub_")),
+             "source": sources.get(c.removeprefix(f"{tech.name}_sub_"), "")} for c in cols]
+
+
+def _tech_block(tech: Technology, rules, parcels: pd.DataFrame, potential: pd.DataFrame | None,
+                technical: pd.DataFrame | None) -> tuple[dict, dict]:
+    """A technology's declarations (labels, reasons in words) and its per-parcel columns."""
+    name = tech.name
+    reason_col = parcels.get(f"{name}_reason", pd.Series("", index=parcels.index)).fillna("").astype(str)
+    lists = [[c for c in r.split(";") if c] for r in reason_col]
+    codes = sorted({c for r in lists for c in r})
+    index = {c: k for k, c in enumerate(codes)}
+    area = pd.to_numeric(parcels["area_ha"], errors="coerce").to_numpy(float)
+    shares = {}
+    for code in codes:
+        col = f"{name}_excl_{code}_share"
+        if col in parcels:
+            shares[code] = pd.to_numeric(parcels[col], errors="coerce").to_numpy(float)
+        elif code.startswith("land_cover_"):
+            shares[code] = np.ones(len(parcels))
+        elif code == "soil_agri_pv_only" and f"{name}_agri_pv_ha" in parcels:
+            shares[code] = pd.to_numeric(parcels[f"{name}_agri_pv_ha"], errors="coerce").to_numpy(float) / \
+                np.maximum(area, 1e-9)
+    reasons = []
+    for k, r in enumerate(lists):
+        row = []
+        for code in r:
+            s = shares.get(code)
+            pct = None if s is None or s[k] != s[k] else float(np.clip(s[k], 0, 1) * 100)
+            row += [index[code], None if pct is None else (round(pct, 1) if pct < 1 else round(pct))]
+        reasons.append(row)
+    criteria = _criteria(tech, rules, parcels)
+    est = _estimates(tech, potential.columns) if potential is not None else {}
+    outputs = [o for o in tech.outputs if o.column in est]
+    declared = {
+        "name": name, "title": tech.title, "color": tech.color,
+        "reasons": reason_words(tech, rules, codes), "criteria": criteria,
+        "estimates": [{"label": o.label, "unit": o.unit, "decimals": o.decimals, "apart": not o.in_total,
+                       "headline": o.headline} for o in outputs],
+    }
+    cols = {
+        "e": _column(parcels.get(f"{name}_eligible_ha", pd.Series(0.0, index=parcels.index)), 2),
+        "s": _column(parcels.get(f"{name}_score", pd.Series(np.nan, index=parcels.index)), 1),
+        "sub": [_column(parcels[c["key"]], 0) for c in criteria],
+        "r": reasons,
+    }
+    if outputs:
+        cols["x"] = [_column(potential[o.column].reindex(parcels["parcel_id"]).to_numpy(), o.decimals)
+                     for o in outputs]
+    if technical is not None and outputs:
+        cols["xt"] = [_column(technical[o.column].reindex(parcels["parcel_id"]).to_numpy(), o.decimals)
+                      if o.column in technical else [None] * len(parcels) for o in outputs]
+    for c in criteria:
+        del c["key"]
+    return declared, cols
+
+
+def _uses(allocation: gpd.GeoDataFrame, ids: pd.Index, techs: list[Technology]) -> list:
+    """Per parcel: the realistic tier's uses ([technology index, ha, …]; 0 for none)."""
+    pos = {t.name: k for k, t in enumerate(techs)}
+    a = allocation[allocation["use"].isin(pos)]
+    ha = a.groupby(["parcel_id", "use"], sort=False)["ha"].sum()
+    by_parcel: dict[str, list] = {}
+    for (pid, use), v in sorted(ha.items(), key=lambda kv: (kv[0][0], pos[kv[0][1]])):
+        by_parcel.setdefault(pid, []).extend([pos[use], round(float(v), 2)])
+    return [by_parcel.get(pid, 0) for pid in ids]
+
+
+def _result_data(gdf: gpd.GeoDataFrame, layer: ResultLayer, simplify_m: float, row_of: dict) -> dict:
+    fields = [c for c in layer.fields if c in gdf.columns]
+    out: dict = {}
+    if layer.geometry == "point":
+        out["pt"] = _points(gdf.to_crs(WEB_CRS).geometry.values)
+    else:
+        out["g"] = _encode_polygons(_web(gdf, layer.simplify_m if layer.simplify_m is not None
+                                         else simplify_m).values)
+    out["f"] = [_column(gdf[c], 3 if c.endswith(("_ha", "_mw")) else 2) for c in fields]
+    if "parcel_id" in gdf:
+        out["p"] = [row_of.get(p, -1) for p in gdf["parcel_id"]]
+    return out
+
+
+def _panel(summary: pd.DataFrame | None, techs: list[Technology], attribution: list[str]) -> tuple[str, str]:
+    """Title and HTML of the balance panel: the realistic tier in both frames, the technical upper
+    bound beside it (groups and region at the largest realised share)."""
     rows = []
     if summary is not None and len(summary):
         full = summary[summary["share_realised"] == summary["share_realised"].max()]
@@ -123,7 +537,7 @@ def _panel(summary: pd.DataFrame | None, techs: list[Technology], attribution: l
         share = full["share_realised"].iloc[0]
         measures = [(o.label, o.column) for t in techs for o in t.outputs
                     if o.kind in ("avoided", "sequestered") and o.in_total and o.column in full.columns]
-        td = "<td style='text-align:right'>"
+        td = "<td class='lu-n'>"
         for name, row in real[real["level"] != "municipality"].iterrows():
             load = row["emission_load_t_co2e_a"]
             cells = "".join(f"<tr><td>{html.escape(label)}</td>{td}{row[col]:,.0f}</td>{td}{_share(row[col], load)}"
@@ -134,14 +548,14 @@ def _panel(summary: pd.DataFrame | None, techs: list[Technology], attribution: l
             upper = tech_rows[(tech_rows["level"] == row["level"]).to_numpy() & (tech_rows.index == name)]
             bound = (upper["avoided_t_co2e_a"] + upper["sequestered_t_co2e_a"]).iloc[0] if len(upper) else None
             rows.append(
-                f"<b>{html.escape(str(name))}</b> · load {load:,.0f} t CO2e/a (territorial baseline)"
-                "<div style='font-size:10px;color:#555'>Realistic tier (one use per hectare), "
-                "avoided-emissions frame (UBA, grid mix central):</div>"
-                f"<table style='width:100%;font-size:11px'><tr><th></th><th>t CO2e/a</th><th>of load</th></tr>"
+                f"<div class='lu-pn'><b>{html.escape(str(name))}</b> · load {load:,.0f} t CO2e/a (territorial "
+                "baseline)</div><div class='lu-note'>Realistic tier (one use per hectare), avoided-emissions frame "
+                "(UBA, grid mix central):</div>"
+                f"<table><tr><th></th><th>t CO2e/a</th><th>of load</th></tr>"
                 f"{cells}<tr><td><b>Total</b></td>{td}<b>{total:,.0f}</b></td>{td}<b>{_share(total, load)}</b></td>"
-                f"</tr></table><div style='font-size:10px;color:#555'>range {_share(low, load)}–{_share(high, load)}"
+                f"</tr></table><div class='lu-note'>range {_share(low, load)}–{_share(high, load)}"
                 + (f"; technical upper bound {bound:,.0f} t CO2e/a" if bound is not None else "") + "</div>"
-                "<div style='font-size:11px;margin-top:2px'>Territorial frame (BISKO): fossil heat replaced "
+                "<div class='lu-terr'>Territorial frame (BISKO): fossil heat replaced "
                 f"{row['territorial_t_co2e_a']:,.0f} t CO2e/a = {_share(row['territorial_t_co2e_a'], load)} of the "
                 f"load; sinks {row['sinks_t_co2e_a']:,.0f} t CO2e/a beside it; local electricity "
                 f"{row['local_electricity_mwh_a']:,.0f} MWh/a = "
@@ -150,61 +564,42 @@ def _panel(summary: pd.DataFrame | None, techs: list[Technology], attribution: l
     else:
         head = "Balance: not computed"
     sources = " · ".join(html.escape(a) for a in attribution)
-    return (
-        "<div id='landuse-panel' style='position:fixed;bottom:24px;left:10px;z-index:9999;background:white;"
-        "padding:8px 10px;border:1px solid #888;border-radius:4px;max-width:320px;max-height:60%;overflow:auto;"
-        f"font:12px sans-serif'><div style='font-weight:bold;margin-bottom:4px'>{head}</div>{''.join(rows)}"
-        f"<div style='font-size:10px;color:#555;margin-top:4px'>Data: {sources}</div></div>")
+    return head, f"{''.join(rows)}<div class='lu-note'>Data: {sources}</div>"
 
 
-def _symbol(layer: ResultLayer) -> str:
-    """Legend symbol of a result layer (HTML)."""
-    if layer.geometry == "point":
-        return (f"<span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
-                f"background:{layer.color};border:1px solid white'></span>")
-    if layer.style == "outline":
-        return f"<span style='display:inline-block;width:12px;height:12px;border:2px dashed {layer.color}'></span>"
-    return f"<span style='display:inline-block;width:12px;height:12px;background:{layer.color}'></span>"
+def _share(value: float, whole: float) -> str:
+    return f"{value / whole:.1%}" if whole and whole == whole else "–"
 
 
-def _legend(techs: list[Technology]) -> str:
+def _symbol(color: str, kind: str = "fill", opacity: float = 1.0) -> str:
+    """Legend symbol (HTML): fill, outline, point or line."""
+    if kind == "point":
+        return f"<i class='lu-sym lu-pt' style='background:{color}'></i>"
+    if kind == "outline":
+        return f"<i class='lu-sym' style='border:2px dashed {color}'></i>"
+    if kind == "line":
+        return f"<i class='lu-sym lu-ln' style='background:{color}'></i>"
+    return f"<i class='lu-sym' style='background:{color};opacity:{opacity}'></i>"
+
+
+def _legend(techs: list[Technology], allocation: bool, simplify_m: float) -> str:
     """HTML of the legend: score colours and one symbol per layer, with units."""
     grad = ", ".join(SCORE_COLORS)
-    items = [f"<div><span style='display:inline-block;width:120px;height:10px;background:linear-gradient(to right,"
-             f"{grad})'></span><br><span style='font-size:10px'>0 (poor) … 100 (good): score of a parcel</span></div>"]
+    items = []
+    if allocation:
+        uses = " ".join(f"{_symbol(t.color, opacity=0.75)} {html.escape(t.title.split(' /')[0])}" for t in techs)
+        items.append(f"<div>Realistic tier, use per hectare: {uses}</div>")
+    items.append(f"<div><i class='lu-ramp' style='background:linear-gradient(to right,{grad})'></i> "
+                 f"score 0 (poor) … 100 (good); {_symbol(EXCLUDED_COLOR, opacity=0.6)} excluded</div>")
     for tech in techs:
-        items.append(f"<div><span style='display:inline-block;width:12px;height:12px;background:{tech.color};"
-                     f"opacity:.6'></span> {html.escape(tech.title)}: eligible area (ha)</div>")
+        items.append(f"<div>{_symbol(tech.color, opacity=0.6)} {html.escape(tech.title)}: eligible area (ha)</div>")
     for tech in techs:
-        items += [f"<div>{_symbol(layer)} {html.escape(layer.title)}</div>" for layer in tech.layers]
-    items.append("<div><span style='display:inline-block;width:12px;height:12px;background:#bbbbbb'></span> "
-                 "Excluded parcel (reason in popup)</div>")
-    items.append("<div><span style='display:inline-block;width:12px;height:2px;background:#333'></span> "
-                 "Municipal border</div>")
-    return ("<div id='landuse-legend' style='position:fixed;bottom:24px;right:10px;z-index:9999;background:white;"
-            "padding:8px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif'>"
-            f"<div style='font-weight:bold'>Legend</div>{''.join(items)}</div>")
-
-
-def _result_layer(gdf: gpd.GeoDataFrame, layer: ResultLayer, simplify_m: float) -> folium.GeoJson:
-    """A technology's own result layer (points as circle markers, polygons filled or outlined)."""
-    fields = [c for c in layer.fields if c in gdf.columns]
-    if layer.geometry == "point":
-        data = gdf.to_crs(WEB_CRS)
-        style = {"marker": folium.CircleMarker(radius=5, fill=True, fill_opacity=1, color="white", weight=1,
-                                               fill_color=layer.color)}
-    else:
-        data = _web(gdf, layer.simplify_m if layer.simplify_m is not None else simplify_m)
-        look = ({"fillOpacity": 0, "color": layer.color, "weight": 1.5, "dashArray": "4 4"}
-                if layer.style == "outline" else
-                {"fillColor": layer.color, "color": layer.color, "weight": 1, "fillOpacity": 0.8})
-        style = {"style_function": lambda f, s=look: s}
-    data = _round(data[[*fields, "geometry"]], {c: 3 for c in fields if c.endswith(("_ha", "_mw"))})
-    labels = [layer.fields[c] for c in fields]
-    return folium.GeoJson(data.to_json(na="null", drop_id=True), name=layer.title,
-                          tooltip=folium.GeoJsonTooltip(fields[-2:] if len(fields) > 1 else fields,
-                                                        labels[-2:] if len(fields) > 1 else labels),
-                          popup=folium.GeoJsonPopup(fields, labels), show=layer.show, **style)
+        items += [f"<div>{_symbol(layer.color, 'point' if layer.geometry == 'point' else layer.style)} "
+                  f"{html.escape(layer.title)}</div>" for layer in tech.layers]
+    items.append(f"<div>{_symbol('#333', 'line')} Municipal border</div>")
+    items.append(f"<div class='lu-note'>Click a parcel for its scores and reasons. Shapes simplified for display "
+                 f"(≤ {simplify_m:g} m, tree strips ≤ 1 m); landuse.gpkg has the exact geometry.</div>")
+    return "".join(items)
 
 
 def build_map(
@@ -216,6 +611,7 @@ def build_map(
     attribution: list[str] | None = None,
     technologies: list[str] | None = None,
     allocation: gpd.GeoDataFrame | None = None,
+    rules: Mapping | None = None,
     simplify_m: float = 5.0,
     title: str = "landuse",
 ) -> folium.Map:
@@ -230,7 +626,8 @@ def build_map(
     boundaries : GeoDataFrame
         Municipal borders.
     potential : DataFrame, optional
-        Potential per parcel (index parcel id) for the popups' estimates.
+        Potential per parcel (index parcel id) for the popups' estimates: the realistic tier, or
+        both tiers with a ``tier`` column (realistic shown first, technical beside it).
     summary : DataFrame, optional
         The balance (:func:`landuse.carbon.balance` blocks) for the panel.
     attribution : list of str
@@ -239,7 +636,11 @@ def build_map(
         Technologies to show (default: every registered one with results; one map per
         technology for handing out).
     allocation : GeoDataFrame, optional
-        The realistic tier's parcel parts by use (:func:`landuse.allocation.allocate`).
+        The realistic tier's parcel parts by use (:func:`landuse.allocation.allocate`); shown
+        when the map opens, and each parcel's uses head its popup.
+    rules : dict of str to RuleSet, optional
+        The rule sets the results come from, for the reasons in words (default: the
+        technologies' default rule files).
     simplify_m : float
         Display simplification tolerance (m); the analysis data keep full precision.
     title : str
@@ -251,96 +652,128 @@ def build_map(
     """
     techs = [registry.get(t) for t in technologies] if technologies else \
         [t for t in registry.technologies() if f"{t.name}_eligible_ha" in results["parcels"].columns]
+    rules = dict(rules) if rules is not None else _default_rules([t.name for t in techs])
     attribution = attribution or ["© OpenStreetMap contributors"]
     b4326 = boundaries.to_crs(WEB_CRS)
     minx, miny, maxx, maxy = b4326.total_bounds
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=11, tiles=None, prefer_canvas=True)
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=11, tiles=None, prefer_canvas=True,
+                   zoom_snap=0.25)
     MetricScale().add_to(m)
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap (base map, online)",
                      attr="Map tiles © OpenStreetMap contributors | Data: " + "; ".join(attribution)).add_to(m)
-    m.get_root().html.add_child(folium.Element(f"<title>{html.escape(title)}</title>"))
-    score_cmap = cm.LinearColormap(SCORE_COLORS, vmin=0, vmax=100)
+    m.get_root().html.add_child(Raw(f"<title>{html.escape(title)}</title>"))
 
+    potential, technical = _tiers(potential)
     parcels = results["parcels"]
-    estimates = {c: v for t in techs for c, v in _estimates(t, potential.columns if potential is not None else
-                                                            parcels.columns).items()}
-    if potential is not None:
-        parcels = parcels.join(potential[[c for c in estimates if c not in parcels]], on="parcel_id")
-    parcels = parcels[parcels["candidate"].astype(bool)]
-    web = _web(parcels, simplify_m)
-    round_cols = {"area_ha": 2, **{c: 1 for c in web.columns if "_score" in c or "_sub_" in c},
-                  **{f"{t.name}_eligible_ha": 2 for t in techs}, **{c: v[1] for c, v in estimates.items()}}
-    web = _round(web, round_cols)
-
-    for tech in techs:
-        eligible_parcels = web[web[f"{tech.name}_eligible_ha"] > 0]
-        # one score layer visible at a time: they cover the same parcels
-        _score_layer(eligible_parcels, tech, score_cmap, tech is techs[-1], techs).add_to(m)
+    parcels = parcels[parcels["candidate"].astype(bool)].reset_index(drop=True)
+    row_of = {p: k for k, p in enumerate(parcels["parcel_id"])}
+    munis = sorted(parcels["municipality"].astype(str).unique())
+    classes = sorted(parcels["class"].astype(str).unique())
+    declared, per_tech = zip(*[_tech_block(t, rules.get(t.name), parcels, potential, technical) for t in techs],
+                             strict=True) if techs else ((), ())
+    data: dict = {
+        "precision": PRECISION, "colors": SCORE_COLORS, "excluded": EXCLUDED_COLOR,
+        "municipalities": munis, "classes": [_class_words(c) for c in classes],
+        "techs": list(declared), "technical": technical is not None,
+        "parcels": {
+            "g": _encode_polygons(_web(parcels, simplify_m).values),
+            "id": parcels["parcel_id"].astype(str).tolist(),
+            "m": pd.Categorical(parcels["municipality"].astype(str), categories=munis).codes.tolist(),
+            "c": pd.Categorical(parcels["class"].astype(str), categories=classes).codes.tolist(),
+            "ha": _column(parcels["area_ha"], 2),
+            "t": list(per_tech),
+        },
+        "layers": {},
+        "bounds": [[round(miny, 5), round(minx, 5)], [round(maxy, 5), round(maxx, 5)]],
+    }
+    has_allocation = allocation is not None and len(allocation) > 0
+    if has_allocation:
+        data["parcels"]["u"] = _uses(allocation, parcels["parcel_id"], techs)
+    layers: list[DataLayer] = []
+    if has_allocation:
+        parts = allocation[allocation["use"].isin([t.name for t in techs])]
+        pos = {t.name: k for k, t in enumerate(techs)}
+        data["layers"]["allocation"] = {
+            "g": _encode_polygons(_web(parts, simplify_m).values),
+            "p": [row_of.get(p, -1) for p in parts["parcel_id"]],
+            "u": [pos[u] for u in parts["use"]],
+            "f": [_column(parts["ha"], 2), _column(parts["avoided_t_co2e_a"], 0),
+                  _column(parts["territorial_t_co2e_a"], 0)],
+        }
+        layers.append(DataLayer("Realistic tier: one use per hectare (allocation)",
+                                {"kind": "allocation", "data": "allocation",
+                                 "labels": ["Allocated (ha)", "Avoided emissions (t CO2e/a, avoided frame)",
+                                            "Fossil heat replaced (t CO2e/a, territorial frame)"]}, show=True))
+    layers.append(DataLayer("Parcels (outline; click for details)", {"kind": "parcels"}, show=has_allocation))
+    for k, tech in enumerate(techs):
+        # one score layer visible at a time (they cover the same parcels); excluded parcels grey
+        layers.append(DataLayer(f"{tech.title}: score", {"kind": "score", "tech": k},
+                                show=not has_allocation and tech is techs[-1]))
+    for k, tech in enumerate(techs):
         elig = results.get(f"{tech.name}_eligible")
         if elig is not None and len(elig):
-            e = _round(_web(elig, simplify_m), {"eligible_ha": 2, "score": 1})
-            folium.GeoJson(
-                e[["parcel_id", "municipality", "eligible_ha", "score", "geometry"]].to_json(na="null", drop_id=True),
-                name=f"{tech.title}: eligible area",
-                style_function=lambda f, c=tech.color: {"fillColor": c, "color": c, "weight": 1, "fillOpacity": 0.45},
-                tooltip=folium.GeoJsonTooltip(["parcel_id", "eligible_ha"], ["Parcel", "Eligible (ha)"]),
-                show=tech.show_eligible and len(techs) > 1,
-            ).add_to(m)
-        excluded = web[(web[f"{tech.name}_eligible_ha"] <= 0)]
-        if len(excluded):
-            reason = f"{tech.name}_reason"
-            folium.GeoJson(
-                excluded[["parcel_id", "municipality", "class", "area_ha", reason, "geometry"]].to_json(
-                    na="null", drop_id=True),
-                name=f"{tech.title}: excluded parcels",
-                style_function=lambda f: {"fillColor": "#bbbbbb", "color": "#888888", "weight": 0.5,
-                                          "fillOpacity": 0.5},
-                tooltip=folium.GeoJsonTooltip([reason], ["Excluded by"]),
-                popup=folium.GeoJsonPopup(["parcel_id", "municipality", "class", "area_ha", reason],
-                                          ["Parcel", "Municipality", "Land cover", "Area (ha)", "Excluded by"]),
-                show=False,
-            ).add_to(m)
-    for tech in techs:
+            key = f"{tech.name}_eligible"
+            data["layers"][key] = {"g": _encode_polygons(_web(elig, simplify_m).values),
+                                   "p": [row_of.get(p, -1) for p in elig["parcel_id"]]}
+            layers.append(DataLayer(f"{tech.title}: eligible area", {"kind": "eligible", "data": key, "tech": k},
+                                    show=tech.show_eligible and len(techs) > 1 and not has_allocation))
+    for k, tech in enumerate(techs):
         for layer in tech.layers:
             gdf = results.get(f"{tech.name}_{layer.key}")
             if gdf is not None and len(gdf):
-                _result_layer(gdf, layer, simplify_m).add_to(m)
-    if allocation is not None and len(allocation):
-        _allocation_layer(allocation, techs, simplify_m).add_to(m)
-    # drawn as lines: a polygon, even unfilled, takes the clicks meant for the parcels inside it
-    borders = b4326[["name", "ags"]].set_geometry(b4326.geometry.boundary, crs=WEB_CRS)
-    folium.GeoJson(borders.to_json(drop_id=True), name="Municipal borders",
-                   style_function=lambda f: {"color": "#333333", "weight": 2},
-                   tooltip=folium.GeoJsonTooltip(["name", "ags"], ["Municipality", "AGS"])).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+                key = f"{tech.name}_{layer.key}"
+                data["layers"][key] = _result_data(gdf, layer, simplify_m, row_of)
+                fields = [c for c in layer.fields if c in gdf.columns]
+                layers.append(DataLayer(layer.title, {
+                    "kind": "points" if layer.geometry == "point" else "result", "data": key, "tech": k,
+                    "color": layer.color, "style": layer.style, "title": layer.title,
+                    "labels": [layer.fields[c] for c in fields]}, show=layer.show))
+    # drawn as lines, not clickable: a polygon, even unfilled, takes the clicks meant for the parcels inside it
+    data["layers"]["borders"] = {"g": _encode_lines(b4326.geometry.boundary.values),
+                                 "f": [b4326["name"].astype(str).tolist()]}
+    layers.append(DataLayer("Municipal borders", {"kind": "borders", "data": "borders"}, show=True))
+    for layer in layers:
+        layer.add_to(m)
+
+    head, panel = _panel(summary, techs, attribution)
+    data["panel"] = {"title": head, "html": panel}
+    data["legend"] = {"title": "Legend", "html": _legend(techs, has_allocation, simplify_m)}
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    root = m.get_root()
+    root.html.add_child(Raw(f'<script type="application/json" id="landuse-data">{text}</script>'))
+    root.html.add_child(Raw(_own_assets()))
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(m)
     folium.plugins.Fullscreen().add_to(m)
-    folium.plugins.MeasureControl(primary_length_unit="meters", primary_area_unit="hectares").add_to(m)
-    m.get_root().html.add_child(folium.Element(_panel(summary, techs, attribution)))
-    m.get_root().html.add_child(folium.Element(_legend(techs)))
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    folium.plugins.MeasureControl(position="topleft", primary_length_unit="meters",
+                                  primary_area_unit="hectares").add_to(m)
+    Setup(control).add_to(m)
     return m
 
 
-def _allocation_layer(parts: gpd.GeoDataFrame, techs: list[Technology], simplify_m: float) -> folium.GeoJson:
-    """The realistic tier: each allocated part coloured by its use, with ha and t CO2e/a."""
-    colors = {t.name: t.color for t in techs}
-    titles = {t.name: t.title for t in techs}
-    data = _web(parts[parts["use"].isin(colors)], simplify_m)
-    data = data.assign(use_title=data["use"].map(titles))
-    data = _round(data[["parcel_id", "municipality", "use", "use_title", "ha", "avoided_t_co2e_a",
-                        "territorial_t_co2e_a", "geometry"]],
-                  {"ha": 2, "avoided_t_co2e_a": 0, "territorial_t_co2e_a": 0})
-    fields = ["use_title", "parcel_id", "municipality", "ha", "avoided_t_co2e_a", "territorial_t_co2e_a"]
-    labels = ["Use (realistic tier)", "Parcel", "Municipality", "Allocated (ha)",
-              "Avoided emissions (t CO2e/a, avoided frame)", "Fossil heat replaced (t CO2e/a, territorial frame)"]
-    return folium.GeoJson(
-        data.to_json(na="null", drop_id=True),
-        name="Realistic tier: one use per hectare (allocation)",
-        style_function=lambda f, c=colors: {"fillColor": c.get(f["properties"]["use"], "#666666"),
-                                            "color": c.get(f["properties"]["use"], "#666666"), "weight": 0.5,
-                                            "fillOpacity": 0.75},
-        tooltip=folium.GeoJsonTooltip(["use_title", "ha"], ["Use", "ha"]),
-        popup=folium.GeoJsonPopup(fields, labels), show=False)
+def _tiers(potential: pd.DataFrame | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The realistic potential and, when given with a ``tier`` column, the technical one."""
+    if potential is None or "tier" not in potential:
+        return potential, None
+    real = potential[potential["tier"] == "realistic"].drop(columns="tier")
+    tech = potential[potential["tier"] == "technical"].drop(columns="tier")
+    return (real if len(real) else tech), (tech if len(real) and len(tech) else None)
+
+
+def _default_rules(names: list[str]) -> dict:
+    from landuse.criteria import load_rule_sets
+
+    try:
+        return load_rule_sets(technologies=names)
+    except ConfigError as exc:
+        log.warning("Map: the rule sets could not be read (%s); reasons are shown by their codes.", exc)
+        return {}
+
+
+def _own_assets() -> str:
+    css = (STATIC / "landuse-map.css").read_text(encoding="utf-8")
+    js = (STATIC / "landuse-map.js").read_text(encoding="utf-8").replace("</script", "<\\/script")
+    return f"<style>{css}</style><script>{js}</script>"
 
 
 def _data_uri(path: Path) -> str:
@@ -408,7 +841,8 @@ def map_files(technologies: list[str]) -> list[str]:
 def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFrame, out: str | os.PathLike, *,
                potential: pd.DataFrame | None = None, summary: pd.DataFrame | None = None,
                attribution: list[str] | None = None, technologies: list[str] | None = None,
-               allocation: gpd.GeoDataFrame | None = None, embed: bool = True, title: str = "landuse") -> list[Path]:
+               allocation: gpd.GeoDataFrame | None = None, rules: Mapping | None = None, embed: bool = True,
+               title: str = "landuse") -> list[Path]:
     """``map.html`` with every technology and ``map_<technology>.html`` for each one.
 
     Returns
@@ -419,7 +853,8 @@ def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFram
     out = Path(out)
     names = technologies or [t.name for t in registry.technologies()
                              if f"{t.name}_eligible_ha" in results["parcels"].columns]
-    common = {"potential": potential, "summary": summary, "attribution": attribution}
+    rules = dict(rules) if rules is not None else _default_rules(names)
+    common = {"potential": potential, "summary": summary, "attribution": attribution, "rules": rules}
     paths = [save_map(build_map(results, boundaries, technologies=names, allocation=allocation, title=title,
                                 **common), out / "map.html", embed=embed)]
     for name in names:
@@ -429,4 +864,4 @@ def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFram
     return paths
 
 
-__all__ = ["build_map", "save_map", "write_maps", "embed_assets", "map_files"]
+__all__ = ["build_map", "save_map", "write_maps", "embed_assets", "map_files", "reason_words", "exclusion_sentence"]

@@ -28,7 +28,7 @@ from landuse.geometry import subtract_union
 from landuse.io import read_vector, repair_geometries
 from landuse.layers import LayerSet
 from landuse.parameters import PARAMETER_DIR, load_values
-from landuse.stats import load_stats_rules
+from landuse.stats import load_stats_rules, municipal_geometries
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 CANDIDATE_CLASSES = ("arable", "grassland", "forest")
 #: Which land cover wins where polygons overlap (higher wins): built-up and water beat open land,
 #: special uses ("other": parks, allotments, wetlands, orchards) beat farmland.
-CLASS_PRIORITY = {"water": 7, "transport": 6, "industrial": 5, "residential": 4, "other": 3,
+CLASS_PRIORITY = {"water": 7, "transport": 6, "industrial": 5, "conversion": 4.5, "residential": 4, "other": 3,
                   "forest": 2, "arable": 1, "grassland": 0}
 #: Distance attributes: column → (layer, filter on the layer or None).
 DISTANCE_TARGETS = {
@@ -56,6 +56,31 @@ DISTANCE_TARGETS = {
     "dist_wind_turbine_m": ("existing_plants", "technology == 'wind'"),
 }
 PROTECTED_TYPES = ("NSG", "LSG", "FFH", "SPA", "NP", "other")
+#: Vertex grid (m) of parcel geometries: vertices closer than this merge, so no ring repeats a
+#: vertex (QGIS flags vertices closer than 1e-8 as duplicates) and every polygon is valid.
+PRECISION_M = 0.001
+#: Grid (m) on which road corridors and unmapped land are cut into parcels.
+REMAINDER_CELL_M = 1000.0
+#: Smallest piece (m²) kept as a parcel: below it, numerical dust of the cuts.
+DUST_M2 = 1.0
+#: OSM ``building`` values that are never dwellings (OSM wiki, Key:building: agricultural,
+#: storage, garage and technical buildings); "yes" and unknown values are judged by size.
+NON_DWELLING_KINDS = frozenset({
+    "barn", "cowshed", "stable", "sty", "farm_auxiliary", "greenhouse", "glasshouse", "silo", "shed", "hut",
+    "garage", "garages", "carport", "parking", "roof", "hangar", "warehouse", "industrial", "manufacture",
+    "commercial", "retail", "office", "supermarket", "kiosk", "service", "transformer_tower", "water_tower",
+    "storage_tank", "bunker", "ruins", "construction", "church", "chapel", "religious", "school", "kindergarten",
+    "university", "hospital", "public", "civic", "government", "train_station", "transportation", "sports_hall",
+    "toilets", "boathouse", "container", "tent", "digester", "slurry_tank", "tower", "bridge"})
+#: OSM ``building`` values that are dwellings whatever their size.
+DWELLING_KINDS = frozenset({
+    "house", "detached", "semidetached_house", "terrace", "residential", "apartments", "bungalow", "farm",
+    "dormitory", "cabin", "static_caravan"})
+#: Land-cover subclasses where no building is a dwelling (workplaces, institutions, leisure).
+NON_DWELLING_LAND = ("industrial", "commercial", "retail", "military", "railway", "garages", "school",
+                     "kindergarten", "university", "college", "hospital", "cemetery", "allotments", "garden",
+                     "pitch", "stadium", "sports_centre", "playground", "zoo", "theme_park", "park", "golf_course",
+                     "library", "bus_station", "quarry", "landfill", "construction", "religious")
 
 
 def parcel_settings(overrides: dict | None = None) -> dict:
@@ -63,9 +88,15 @@ def parcel_settings(overrides: dict | None = None) -> dict:
     return load_values(PARAMETER_DIR / "parcels.yaml", overrides)
 
 
-def _split_lines(layers: LayerSet) -> np.ndarray:
+def _split_lines(layers: LayerSet) -> tuple[np.ndarray, np.ndarray]:
     """Footprints of the lines that split parcels: roads (tracks and larger), railways and
-    open waterways, buffered to their typical width (at least 1 m)."""
+    open waterways, buffered to their typical width (at least 1 m).
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The footprints, and True where a footprint is a waterway's (else a road's or railway's).
+    """
     widths = load_stats_rules()["widths"]
     roads = layers["roads"]
     roads = roads[~roads["bridge_tunnel"].eq("tunnel")]
@@ -78,7 +109,8 @@ def _split_lines(layers: LayerSet) -> np.ndarray:
     ww_w = ww["class"].map({"river": 10.0, "canal": 8.0, "stream": 3.0}).fillna(2.0)
     geoms = np.concatenate([roads.geometry.values, rail.geometry.values, ww.geometry.values])
     w = np.concatenate([road_w.to_numpy(float), rail_w.to_numpy(float), ww_w.to_numpy(float)])
-    return shapely.buffer(geoms, np.maximum(w, 1.0) / 2, cap_style="flat", quad_segs=2)
+    is_water = np.repeat([False, False, True], [len(roads), len(rail), len(ww)])
+    return shapely.buffer(geoms, np.maximum(w, 1.0) / 2, cap_style="flat", quad_segs=2), is_water
 
 
 def _stable_ids(ags: np.ndarray, geoms: np.ndarray) -> np.ndarray:
@@ -97,9 +129,14 @@ def _stable_ids(ags: np.ndarray, geoms: np.ndarray) -> np.ndarray:
 
 
 def _assign_municipality(parts: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Cut parts at municipal borders (nothing outside the region survives) and add ags/name/group."""
-    b_idx, p_idx = parts.sindex.query(boundaries.geometry.values, predicate="intersects")
-    geoms = shapely.intersection(parts.geometry.values[p_idx], boundaries.geometry.values[b_idx])
+    """Cut parts at municipal borders (nothing outside the region survives) and add ags/name/group.
+
+    The municipal areas are made disjoint first (:func:`landuse.stats.municipal_geometries`):
+    where simplified borders overlap, a part would otherwise become two parcels on the same land.
+    """
+    areas = municipal_geometries(boundaries)
+    b_idx, p_idx = parts.sindex.query(areas, predicate="intersects")
+    geoms = shapely.intersection(parts.geometry.values[p_idx], areas[b_idx])
     out = parts.iloc[p_idx].drop(columns=parts.geometry.name).reset_index(drop=True)
     for col in ("ags", "name", "group"):
         out[col if col != "name" else "municipality"] = boundaries[col].to_numpy()[b_idx]
@@ -110,14 +147,84 @@ def _assign_municipality(parts: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) 
 
 def _polygon_parts(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Explode to single polygons, dropping lines and points left by cuts."""
-    gdf = gdf[~shapely.is_empty(gdf.geometry.values)]
+    gdf = gdf[~(shapely.is_missing(gdf.geometry.values) | shapely.is_empty(gdf.geometry.values))]
     gdf = gdf.explode(index_parts=False, ignore_index=True)
     return gdf[gdf.geom_type.eq("Polygon")].reset_index(drop=True)
 
 
+def _snap(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Geometries on the :data:`PRECISION_M` grid: valid, without repeated vertices, single polygons."""
+    geoms = shapely.set_precision(gdf.geometry.values, PRECISION_M)
+    return _polygon_parts(gdf.set_geometry(geoms))
+
+
+def _flatten_order(lc: gpd.GeoDataFrame) -> np.ndarray:
+    """Rank of each land-cover polygon where polygons overlap (higher rank wins the overlap).
+
+    Class priority first (:data:`CLASS_PRIORITY`); within one priority the smaller polygon wins
+    (a pitch in a park, a pond in a lake, a zoo in a recreation ground: the more specific
+    mapping); then the subclass and the geometry itself break ties. The order is total, so every
+    overlap goes to exactly one polygon, and it does not depend on the order of the input.
+    """
+    geoms = lc.geometry.values
+    key = pd.DataFrame({"prio": lc["class"].map(CLASS_PRIORITY).fillna(3).to_numpy(),
+                        "area": -np.round(shapely.area(geoms), 2),
+                        "subclass": lc["subclass"].astype(str).to_numpy(),
+                        "wkb": shapely.to_wkb(shapely.normalize(geoms), hex=True)})
+    order = key.sort_values(["prio", "area", "subclass", "wkb"], kind="stable").index.to_numpy()
+    rank = np.empty(len(lc), dtype=np.int64)
+    rank[order] = np.arange(len(lc))
+    return rank
+
+
+def _dissolve_per_cell(cells: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """Per cell, the union of ``geoms`` clipped to the cell (an empty polygon where none touches it)."""
+    out = np.array([shapely.Polygon()] * len(cells), dtype=object)
+    if len(geoms) == 0:
+        return out
+    ci, gi = shapely.STRtree(geoms).query(cells, predicate="intersects")
+    if len(ci) == 0:
+        return out
+    pieces = shapely.intersection(geoms[gi], cells[ci])
+    hit = np.unique(ci)
+    out[hit] = shapely.buffer(shapely.geometrycollections(pieces, indices=np.searchsorted(hit, ci)), 0)
+    return out
+
+
+def _remainder(layers: LayerSet, cutters: np.ndarray, is_water: np.ndarray) -> gpd.GeoDataFrame:
+    """The land of the municipalities that no land-cover parcel holds: road and railway
+    corridors (class transport), waterway corridors (class water), both subclass ``corridor``,
+    and land that OSM maps as nothing (class other, subclass ``unmapped``).
+
+    The overlay runs per cell of a :data:`REMAINDER_CELL_M` grid: the corridor network is one
+    connected polygon, and dissolving it whole is slow; the cells also cut it into parcels of a
+    size the later stages handle well. The grid is fixed in EPSG:25833, so the ids stay stable.
+    """
+    region = shapely.union_all(municipal_geometries(layers["boundaries"]))
+    x0, y0, x1, y1 = region.bounds
+    c = REMAINDER_CELL_M
+    xs, ys = np.meshgrid(np.arange(np.floor(x0 / c) * c, x1, c), np.arange(np.floor(y0 / c) * c, y1, c))
+    cells = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + c, ys.ravel() + c)
+    cells = shapely.intersection(cells[shapely.intersects(cells, region)], region)
+    transport = _dissolve_per_cell(cells, cutters[~is_water])
+    water = shapely.difference(_dissolve_per_cell(cells, cutters[is_water]), transport)
+    mapped = _dissolve_per_cell(cells, layers["landcover"].geometry.values)
+    unmapped = shapely.difference(shapely.difference(shapely.difference(cells, mapped), transport), water)
+    n = len(cells)
+    parts = gpd.GeoDataFrame({"class": np.repeat(["transport", "water", "other"], n),
+                              "subclass": np.repeat(["corridor", "corridor", "unmapped"], n), "_rest": True},
+                             geometry=np.concatenate([transport, water, unmapped]), crs=WORKING_CRS)
+    return _polygon_parts(parts)
+
+
 def derive_parcels(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDataFrame:
     """Derive parcels from land cover: overlaps resolved by class priority, split by roads,
-    railways, waterways and municipal borders, slivers and narrow strips dropped.
+    railways, waterways and municipal borders; slivers and narrow strips become context parcels.
+
+    The parcels tile the land of the municipalities: besides the land-cover parcels, the road,
+    railway and waterway corridors, the slivers (class other, subclass ``sliver``) and land that
+    OSM maps as nothing (subclass ``unmapped``) are parcels too, so parcel areas add up to the
+    land area; no two parcels overlap and every geometry is valid without repeated vertices.
 
     Parameters
     ----------
@@ -133,27 +240,90 @@ def derive_parcels(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDat
     """
     s = parcel_settings(settings)
     lc = layers["landcover"].reset_index(drop=True)
-    prio = lc["class"].map(CLASS_PRIORITY).fillna(3).to_numpy()
     geoms = lc.geometry.values
-    # land cover of a higher priority cuts the lower one
+    # the higher-ranked polygon cuts the lower one (a strict order: no overlap survives, none is cut twice)
+    rank = _flatten_order(lc)
     i, j = lc.sindex.query(geoms, predicate="intersects")
     pairs = np.vstack([i, j])
-    higher = (prio[j] > prio[i]) | ((prio[j] == prio[i]) & (j > i) & (lc["class"].to_numpy()[i] != "other"))
-    flat = subtract_union(geoms, geoms, pairs[:, higher])
-    cutters = _split_lines(layers)
+    flat = subtract_union(geoms, geoms, pairs[:, rank[j] > rank[i]])
+    cutters, is_water = _split_lines(layers)
     tree = shapely.STRtree(cutters)
     i, j = tree.query(flat, predicate="intersects")
     flat = subtract_union(flat, cutters, np.vstack([i, j]))
     parts = gpd.GeoDataFrame({"class": lc["class"].to_numpy(), "subclass": lc["subclass"].to_numpy()},
                              geometry=flat, crs=WORKING_CRS)
     parts = _polygon_parts(parts)
-    parts = _polygon_parts(_assign_municipality(parts, layers["boundaries"]))
+    parts["_rest"] = False
+    parts = pd.concat([parts, _remainder(layers, cutters, is_water)], ignore_index=True)
+    parts = _snap(_polygon_parts(_assign_municipality(parts, layers["boundaries"])))
     area = parts.geometry.area.to_numpy()
     width = 2 * area / np.maximum(parts.geometry.length.to_numpy(), 1e-9)
-    keep = (area >= s["min_area_ha"] * 1e4) & (width >= s["min_width_m"])
-    log.info("Derived %d parcels; dropped %d slivers/strips (< %.2f ha or narrower than %.0f m), %.0f ha",
-             keep.sum(), (~keep).sum(), s["min_area_ha"], s["min_width_m"], area[~keep].sum() / 1e4)
-    return parts[keep].reset_index(drop=True)
+    from_rest = parts.pop("_rest").to_numpy(bool)
+    sliver = ~from_rest & ((area < s["min_area_ha"] * 1e4) | (width < s["min_width_m"]))
+    # slivers stay as context parcels, so the parcels still add up to the land area
+    parts.loc[sliver, "class"] = "other"
+    parts.loc[sliver, "subclass"] = "sliver"
+    dust = area < DUST_M2
+    keep = ~dust
+    context = sliver | from_rest
+    out = pd.concat([parts[keep & ~context], _pool_per_cell(parts[keep & context])], ignore_index=True)
+    ha = {k: area[keep & m].sum() / 1e4 for k, m in (
+        ("sliver", sliver), ("corridor", from_rest & parts["subclass"].eq("corridor").to_numpy()),
+        ("unmapped", from_rest & parts["subclass"].eq("unmapped").to_numpy()))}
+    log.info("Derived %d parcels: %d of land cover; as context parcels pooled per %.0f m cell: slivers and strips "
+             "(< %.2f ha or narrower than %.0f m) %.0f ha, road, railway and waterway corridors %.0f ha, land OSM maps "
+             "as nothing %.0f ha", len(out), (keep & ~context).sum(), REMAINDER_CELL_M, s["min_area_ha"],
+             s["min_width_m"], ha["sliver"], ha["corridor"], ha["unmapped"])
+    return out
+
+
+def _pool_per_cell(parts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One parcel per grid cell, municipality, class and subclass from the many small pieces of
+    slivers, corridors and unmapped land (tens of thousands of context pieces would triple the
+    parcel count for no siting decision)."""
+    if parts.empty:
+        return parts
+    pts = shapely.point_on_surface(parts.geometry.values)
+    c = REMAINDER_CELL_M
+    key = pd.DataFrame({"cx": np.floor(shapely.get_x(pts) / c), "cy": np.floor(shapely.get_y(pts) / c),
+                        "ags": parts["ags"].to_numpy(), "class": parts["class"].to_numpy(),
+                        "subclass": parts["subclass"].to_numpy()})
+    group = key.groupby(list(key.columns), sort=True).ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")
+    first = order[np.searchsorted(group[order], np.unique(group))]
+    merged = shapely.buffer(shapely.geometrycollections(parts.geometry.values[order], indices=group[order]), 0)
+    out = parts.iloc[first].reset_index(drop=True).set_geometry(shapely.set_precision(merged, PRECISION_M))
+    return _islands_apart(out)
+
+
+def _islands_apart(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A part of a multipolygon lying in a hole of another of its parts becomes a parcel of its own.
+
+    GEOS and the OGC rules accept such a multipolygon; QGIS's own validity check compares outer
+    rings only and flags it ("polygon lies inside polygon"), so the exports would show it invalid.
+    """
+    geoms = gdf.geometry.values
+    multi = np.flatnonzero(shapely.get_num_geometries(geoms) > 1)
+    rows, extra = [], []
+    for i in multi:
+        parts = shapely.get_parts(geoms[i])
+        shells = shapely.polygons(shapely.get_exterior_ring(parts))
+        inside = np.zeros(len(parts), dtype=bool)
+        for k, shell in enumerate(shells):
+            others = np.delete(np.arange(len(parts)), k)
+            inside[others] |= shapely.within(parts[others], shell)
+        if inside.any():
+            rows.append(i)
+            extra.append((i, shapely.union_all(parts[~inside]), parts[inside]))
+    if not rows:
+        return gdf
+    out = gdf.copy()
+    new = []
+    for i, rest, islands in extra:
+        out.loc[out.index[i], out.geometry.name] = rest
+        for island in islands:
+            new.append(out.iloc[[i]].set_geometry([island], crs=out.crs))
+    return pd.concat([out, *new], ignore_index=True)
 
 
 def read_parcel_file(spec: dict, data_dir: Path, layers: LayerSet) -> gpd.GeoDataFrame:
@@ -211,37 +381,94 @@ def read_parcel_file(spec: dict, data_dir: Path, layers: LayerSet) -> gpd.GeoDat
     gdf["class"], gdf["subclass"] = "other", ""
     gdf.loc[best["p"].to_numpy(), "class"] = lc["class"].to_numpy()[best["l"].to_numpy()]
     gdf.loc[best["p"].to_numpy(), "subclass"] = lc["subclass"].to_numpy()[best["l"].to_numpy()]
-    out = _polygon_parts(_assign_municipality(gdf, layers["boundaries"]))
+    out = _snap(_polygon_parts(_assign_municipality(gdf, layers["boundaries"])))
     log.info("Read %d parcels from %s (%d inside the region after cutting at borders)", n_in, path, len(out))
     return out
 
 
+def dwelling_mask(buildings: gpd.GeoDataFrame, landcover: gpd.GeoDataFrame,
+                  settings: dict | None = None) -> tuple[np.ndarray, pd.Series]:
+    """Which buildings are dwellings, as well as the data tell (the 1000 m wind rule protects
+    residential buildings, not barns, sheds and garages).
+
+    In order: a building on land where nobody lives (:data:`NON_DWELLING_LAND`: industrial,
+    commercial, institutions, leisure) is none; an OSM ``building`` value decides where it
+    names a use (:data:`DWELLING_KINDS`, :data:`NON_DWELLING_KINDS`); otherwise ("yes", the only
+    value OpenMapTiles gives) the footprint must lie between ``dwelling_min_m2`` (garages, sheds)
+    and ``dwelling_max_m2`` (barns, stables, halls), and a known height must reach
+    ``dwelling_min_height_m``. A farmyard is judged by the same rules: its house-sized building
+    is the farmhouse, its large ones are barns.
+
+    Parameters
+    ----------
+    buildings : GeoDataFrame
+        The ``buildings`` layer (``kind``, ``height_m``), EPSG:25833.
+    landcover : GeoDataFrame
+        The ``landcover`` layer (``subclass``).
+    settings : dict, optional
+        Overrides of ``parcels.yaml``.
+
+    Returns
+    -------
+    (ndarray of bool, Series of str)
+        True for dwellings; the reason per building (``dwelling``, ``land_<subclass>``,
+        ``kind_<kind>``, ``small``, ``large``, ``low``), on ``buildings``' index.
+    """
+    s = parcel_settings(settings)
+    n = len(buildings)
+    reason = pd.Series("dwelling", index=buildings.index, dtype=object)
+    if n == 0:
+        return np.zeros(0, dtype=bool), reason
+    geoms = buildings.geometry.values
+    area = shapely.area(geoms)
+    kind = buildings["kind"].astype(str).str.lower().to_numpy() if "kind" in buildings else np.full(n, "yes")
+    height = (pd.to_numeric(buildings["height_m"], errors="coerce").to_numpy(float) if "height_m" in buildings
+              else np.full(n, np.nan))
+    by_size = ~np.isin(kind, list(DWELLING_KINDS | NON_DWELLING_KINDS))
+    reason[by_size & (area < s["dwelling_min_m2"])] = "small"
+    reason[by_size & (area > s["dwelling_max_m2"])] = "large"
+    reason[by_size & (height < s["dwelling_min_height_m"])] = "low"
+    named = np.isin(kind, list(NON_DWELLING_KINDS))
+    reason[named] = "kind_" + pd.Series(kind[named], dtype=object).to_numpy()
+    land = landcover[landcover["subclass"].isin(NON_DWELLING_LAND)]
+    if len(land):
+        bi, li = land.sindex.query(shapely.point_on_surface(geoms), predicate="intersects")
+        reason.iloc[bi] = "land_" + land["subclass"].to_numpy()[li].astype(object)
+    return reason.eq("dwelling").to_numpy(), reason
+
+
 def building_groups(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDataFrame:
-    """Buildings outside settlement areas, grouped by proximity.
+    """Dwellings outside settlement areas, grouped by proximity.
 
     Parameters
     ----------
     layers : LayerSet
         Canonical layers (``buildings``, ``landcover``).
     settings : dict, optional
-        Overrides of ``parcels.yaml`` (``min_building_m2``, ``building_group_gap_m``).
+        Overrides of ``parcels.yaml`` (``dwelling_*``, ``building_group_gap_m``).
 
     Returns
     -------
     GeoDataFrame
-        The buildings (≥ ``min_building_m2``) outside residential, industrial and other built-up
-        land cover, with ``group_id`` and ``group_size``; groups of ≥ ``building_group_min`` are
-        residential groups (SächsBO §84), smaller ones single outer-area buildings.
+        The dwellings (:func:`dwelling_mask`) that touch no residential land (the settlement
+        rules cover those) with ``group_id`` and ``group_size``; groups of ≥
+        ``building_group_min`` are residential groups (SächsBO §84), smaller ones single
+        outer-area dwellings. Barns, sheds, garages and buildings on industrial, institutional
+        or leisure land are not in it.
     """
     s = parcel_settings(settings)
-    b = layers["buildings"]
-    b = b[b.geometry.area.to_numpy() >= s["min_building_m2"]].reset_index(drop=True)
-    rules = load_stats_rules()
+    b = layers["buildings"].reset_index(drop=True)
     lc = layers["landcover"]
-    built = lc[lc["class"].isin(["residential", "industrial"]) | lc["subclass"].isin(rules["settlement_subclasses"])]
-    if len(built) and len(b):
-        bi, _ = built.sindex.query(b.geometry.values, predicate="intersects")
-        b = b.drop(index=np.unique(bi)).reset_index(drop=True)
+    is_dwelling, reason = dwelling_mask(b, lc, s)
+    settled = lc[lc["class"].eq("residential")]
+    in_settlement = np.zeros(len(b), dtype=bool)
+    if len(settled) and len(b):
+        in_settlement[settled.sindex.query(b.geometry.values, predicate="intersects")[0]] = True
+    if len(b):
+        counts = reason[~in_settlement].value_counts()
+        log.info("Outer-area buildings: %d dwellings; not dwellings: %s", int((is_dwelling & ~in_settlement).sum()),
+                 ", ".join(f"{k} {v}" for k, v in counts.items() if k != "dwelling") or "none")
+    b = b[is_dwelling & ~in_settlement].reset_index(drop=True)
     if b.empty:
         return b.assign(group_id=pd.Series(dtype=int), group_size=pd.Series(dtype=int))
     i, j = b.sindex.query(b.geometry.values, predicate="dwithin", distance=s["building_group_gap_m"])
@@ -326,7 +553,14 @@ def waterway_length(parcels: gpd.GeoDataFrame, waterways: gpd.GeoDataFrame, stri
         return out
     zones = shapely.buffer(parcels.geometry.values, strip_m, quad_segs=2)
     zi, wi = ww.sindex.query(zones, predicate="intersects")
-    lengths = shapely.length(shapely.intersection(ww.geometry.values[wi], zones[zi]))
+    lines = ww.geometry.values[wi]
+    try:
+        lengths = shapely.length(shapely.intersection(lines, zones[zi]))
+    except shapely.errors.GEOSException:
+        # lines rejoined from tile pieces can hold near-coincident vertices that GEOS's overlay
+        # trips on; on a 1 cm grid the same lengths come out to well under a metre
+        lengths = shapely.length(shapely.intersection(shapely.set_precision(lines, 0.01),
+                                                      shapely.make_valid(zones[zi]), grid_size=0.01))
     np.add.at(out, zi, lengths)
     return out
 
@@ -500,6 +734,13 @@ def build_parcels(layers: LayerSet, parcels_source: dict | None = None, data_dir
     for name in layers["boundaries"]["name"]:
         if not ((parcels["municipality"] == name) & parcels["class"].isin(CANDIDATE_CLASSES)).any():
             log.warning("Municipality %s has no open land (arable, grassland, forest) in the parcel model.", name)
+    invalid = ~shapely.is_valid(parcels.geometry.values)
+    if invalid.any():
+        # pieces rejoined from vector tiles can touch themselves after snapping; buffer(0) mends a
+        # polygon without moving its outline (areas change by well under 0.01 %)
+        log.warning("%d parcels had invalid geometry (self-touching rings): repaired", int(invalid.sum()))
+        parcels.loc[parcels.index[invalid], parcels.geometry.name] = shapely.buffer(
+            parcels.geometry.values[invalid], 0)
     ids = _stable_ids(parcels["ags"].to_numpy(), parcels.geometry.values)
     if id_field:
         ids = parcels[id_field].astype(str).to_numpy()

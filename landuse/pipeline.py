@@ -1,28 +1,29 @@
 """The whole job, one path for every command: layers → parcels → suitability → balance →
-outputs (maps and exports).
+outputs (maps, exports and fact sheets).
 
 Every CLI command calls :func:`run` and stops where it needs to (``until``) or writes only some
 outputs (``outputs``), so the same inputs give the same files whichever command wrote them.
 Stage results live in the stage cache ``<out>/.landuse-cache/`` (:mod:`landuse.cache`) and are
 reused while their key is unchanged; the deliverables (``landuse.gpkg``, ``shapefiles/``,
-tables, maps) are written only by the output stage.
+tables, maps, fact sheets) are written only by the output stage.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
 
-from landuse import __version__
+from landuse import __version__, schema
 from landuse import technologies as registry
 from landuse.cache import Cache, code_key, files_key
 from landuse.config import WORKING_CRS, Region, load_region, resolve_data_dir
@@ -35,7 +36,20 @@ log = logging.getLogger(__name__)
 
 STAGES = ("layers", "parcels", "suitability", "balance", "outputs")
 Stage = Literal["layers", "parcels", "suitability", "balance", "outputs"]
-OUTPUTS = ("maps", "exports")
+OUTPUTS = ("maps", "exports", "factsheets")
+#: The module that writes each output (its code enters the output's cache key).
+_OUTPUT_MODULES = {"maps": "landuse.maps", "exports": "landuse.export", "factsheets": "landuse.factsheet"}
+#: Files besides Python code an output is made from (the map's own script and style).
+_OUTPUT_FILES = {"maps": ("static/landuse-map.js", "static/landuse-map.css")}
+
+
+def output_code_key(kind: str, *, package_dir: Path | None = None) -> str:
+    """Checksum of the code (import closure) and asset files that write one output."""
+    from landuse.cache import PACKAGE_DIR
+
+    base = Path(package_dir) if package_dir else PACKAGE_DIR
+    extra = tuple(base / f for f in _OUTPUT_FILES.get(kind, ()))
+    return code_key(_OUTPUT_MODULES[kind], extra_files=extra, package_dir=base)
 
 
 @dataclass
@@ -64,6 +78,9 @@ class Context:
     force: bool
     embed: bool
     load_year: int | None = None
+    #: Values outside their declared range that the user allowed (``--allow-out-of-range``), for
+    #: the metadata; filled while the run loads its files.
+    out_of_range: list[str] | None = field(default=None, compare=False)
 
     @property
     def target(self) -> Path:
@@ -86,7 +103,7 @@ def scenario_dir(out: Path, scenario: str) -> Path:
 
 def context(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, out=None, criteria=None,
             parameters=None, scenario: str = "default", force: bool = False, embed: bool = True,
-            load_year: int | None = None) -> Context:
+            load_year: int | None = None, out_of_range: list[str] | None = None) -> Context:
     """Load and check the configuration of a run (region, rule sets, parameter file) before any work."""
     from landuse.allocation import load_allocation
 
@@ -106,7 +123,8 @@ def context(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=No
         default_parameters(parameters)  # a broken parameter file fails now, not after the scoring
     return Context(region, Path(data) if data else None, Path(layers_dir) if layers_dir else Path("layers"),
                    Path(out) if out else Path("outputs") / region.name, rule_sets, allocation,
-                   Path(parameters) if parameters else None, scenario or "default", force, embed, load_year)
+                   Path(parameters) if parameters else None, scenario or "default", force, embed, load_year,
+                   out_of_range)
 
 
 def _timed(cache: Cache, stage: str, key: str, compute: Callable[[], tuple[Any, dict[str, pd.DataFrame]]]):
@@ -259,7 +277,7 @@ def export_timestamp(layers: LayerSet) -> str:
 
 
 def output_files(ctx: Context, outputs: tuple[str, ...]) -> list[Path]:
-    """The deliverables the output stage writes for ``outputs`` (``maps``, ``exports``)."""
+    """The deliverables the output stage writes for ``outputs`` (``maps``, ``exports``, ``factsheets``)."""
     from landuse.maps import map_files
 
     files = []
@@ -268,13 +286,18 @@ def output_files(ctx: Context, outputs: tuple[str, ...]) -> list[Path]:
     if "exports" in outputs:
         files += [ctx.target / f for f in ("landuse.gpkg", "shapefiles", "summary.csv", "landuse.xlsx",
                                            "land_stats.csv")]
+    if "factsheets" in outputs:
+        from landuse.factsheet import FOLDER
+
+        files.append(ctx.target / FOLDER)
     return files
 
 
 def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal: StageResult, *,
                 outputs: tuple[str, ...] = OUTPUTS) -> StageResult:
-    """Stage 5: maps (``map.html``, ``map_<technology>.html``) and exports (``landuse.gpkg`` with
-    QGIS styles, ``shapefiles/``, ``summary.csv``, ``land_stats.csv``, ``landuse.xlsx``)."""
+    """Stage 5: maps (``map.html``, ``map_<technology>.html``), exports (``landuse.gpkg`` with
+    QGIS styles, ``shapefiles/``, ``summary.csv``, ``land_stats.csv``, ``landuse.xlsx``) and fact
+    sheets (``factsheets/<municipality>.pdf``)."""
     unknown = set(outputs) - set(OUTPUTS)
     if unknown:
         raise ValueError(f"outputs must be among {OUTPUTS}, got {sorted(unknown)}")
@@ -288,7 +311,7 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
     reused = True
     for kind in [o for o in OUTPUTS if o in outputs]:
         key = config_hash(bal.key, kind, ctx.embed if kind == "maps" else None, files_key(ctx.parameters),
-                          code_key(f"landuse.{'maps' if kind == 'maps' else 'export'}"))
+                          output_code_key(kind))
         stage, files = ctx.stage(kind), output_files(ctx, (kind,))
         written += files
         if not ctx.force and cache.fresh(stage, key, *files):
@@ -298,6 +321,8 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
         t0 = time.perf_counter()
         if kind == "maps":
             _write_maps(ctx, layers.data, suitability, summary, realistic, parts)
+        elif kind == "factsheets":
+            _write_factsheets(ctx, layers.data, suitability, summary, parts)
         else:
             _write_exports(ctx, layers.data, {**suitability.data, "allocation": parts}, suitability.summary, summary)
         cache.done(stage, key, time.perf_counter() - t0)
@@ -313,7 +338,20 @@ def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summar
 
     return write_maps(suitability.data, layers["boundaries"], ctx.target, potential=potential, summary=summary,
                       attribution=layers.attribution, technologies=list(ctx.rule_sets), allocation=parts,
-                      embed=ctx.embed, title=_title(ctx))
+                      rules=ctx.rule_sets, embed=ctx.embed, title=_title(ctx))
+
+
+def _write_factsheets(ctx: Context, layers: LayerSet, suitability: StageResult, summary, parts) -> Path:
+    from landuse.factsheet import FOLDER, SheetInputs, write_factsheets
+
+    inputs = SheetInputs(
+        results=suitability.data, boundaries=layers["boundaries"], summary=summary, allocation=parts,
+        suitability=suitability.summary, rule_sets=ctx.rule_sets, manifest=layers.manifest,
+        attribution=layers.attribution, title=ctx.region.title, scenario=ctx.scenario, baseline=ctx.region.baseline,
+        parameters=(f"{ctx.parameters.name} (sha256 {sha256_file(ctx.parameters)[:12]})" if ctx.parameters
+                    else "landuse default (landuse/parameters/potential.yaml)"),
+        out_of_range=list(getattr(ctx, "out_of_range", None) or []))
+    return write_factsheets(inputs, ctx.target / FOLDER)
 
 
 def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_summary, summary) -> dict[str, Path]:
@@ -336,11 +374,12 @@ def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_su
                        else "landuse default (landuse/parameters/potential.yaml)"),
         "attribution": "; ".join(layers.attribution),
         "notes": "; ".join(layers.manifest.get("notes", [])) or "none",
+        "out_of_range": "; ".join(ctx.out_of_range or []) or "none (every value inside its declared range)",
         "sources": "; ".join(f"{s.get('source')}: {s.get('path') or s.get('type')} ({s.get('date')})"
                              for s in layers.manifest.get("sources", [])),
     }
     paths = export_all(results, ctx.target, summary=summary, tables=tables, metadata=metadata,
-                       timestamp=export_timestamp(layers))
+                       timestamp=export_timestamp(layers), data_dir=resolve_data_dir(ctx.region, ctx.data))
     paths["land_stats"] = write_table(land_statistics(layers, ctx.region), ctx.target / "land_stats.csv")
     return paths
 
@@ -350,6 +389,7 @@ def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_su
 def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, out=None, criteria=None,
         parameters=None, scenario: str = "default", until: Stage = "outputs", outputs: tuple[str, ...] = OUTPUTS,
         force: bool = False, embed: bool = True, load_year: int | None = None,
+        allow_out_of_range: bool = False,
         progress: Callable[[str], None] | None = None) -> dict[str, StageResult]:
     """The job up to stage ``until``; each stage is reused while its key is unchanged.
 
@@ -371,7 +411,7 @@ def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, 
         Named rule variant (``scenarios.yaml``); results go to ``<out>/scenario-<name>/``.
     until : {"layers", "parcels", "suitability", "balance", "outputs"}
         Last stage to run.
-    outputs : tuple of {"maps", "exports"}
+    outputs : tuple of {"maps", "exports", "factsheets"}
         What the output stage writes.
     force : bool
         Rerun every stage.
@@ -380,6 +420,9 @@ def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, 
     load_year : int, optional
         Hold the balance against the emission loads of this year (``baseline.loads``; default
         the baseline year).
+    allow_out_of_range : bool
+        Accept values outside their declared ranges; each is logged and recorded in the
+        metadata (``out_of_range``).
     progress : callable, optional
         Called with each stage's name before it runs.
 
@@ -390,8 +433,14 @@ def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, 
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
-    ctx = context(region, data=data, layers_dir=layers_dir, out=out, criteria=criteria, parameters=parameters,
-                  scenario=scenario, force=force, embed=embed, load_year=load_year)
+    with schema.out_of_range_allowed() if allow_out_of_range else contextlib.nullcontext() as allowed:
+        ctx = context(region, data=data, layers_dir=layers_dir, out=out, criteria=criteria, parameters=parameters,
+                      scenario=scenario, force=force, embed=embed, load_year=load_year, out_of_range=allowed)
+        return _run_stages(ctx, until, outputs, progress)
+
+
+def _run_stages(ctx: Context, until: Stage, outputs: tuple[str, ...],
+                progress: Callable[[str], None] | None) -> dict[str, StageResult]:
     step = progress or (lambda name: None)
     last = STAGES.index(until)
     res: dict[str, StageResult] = {}

@@ -18,9 +18,13 @@ buffer expressions) are left to the callers; this module imports nothing of the 
 import ast
 import datetime as dt
 import difflib
+import logging
 import os
 import re
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -60,12 +64,14 @@ __all__ = [
 #: Status of a value: found in a source, estimated, or reported but not verified.
 STATUSES = ("SRC", "EST", "UNV")
 #: The classes of the canonical land-cover layer.
-LAND_COVER_CLASSES = ("arable", "grassland", "forest", "water", "residential", "industrial", "transport", "other")
+LAND_COVER_CLASSES = ("arable", "grassland", "forest", "water", "residential", "industrial", "conversion", "transport",
+                      "other")
 #: Kinds of OpenStreetMap source (``sources.osm.type``).
 OSM_TYPES = ("openmaptiles", "mbtiles", "osm_xml", "osm_file", "osmnx")
 
 Status = Literal["SRC", "EST", "UNV"]
-LandCover = Literal["arable", "grassland", "forest", "water", "residential", "industrial", "transport", "other"]
+LandCover = Literal["arable", "grassland", "forest", "water", "residential", "industrial", "conversion", "transport",
+                    "other"]
 
 _MAX_VALUE_CHARS = 60
 _ERROR = "landuse"  # type of the errors this module raises inside validators (message already final)
@@ -522,7 +528,15 @@ def validate(model: type[BaseModel] | TypeAdapter, data: Any, *, path: Any, pref
         return model.model_validate(data)
     except ValidationError as exc:
         root = getattr(model, "_type", None) if isinstance(model, TypeAdapter) else model
-        raise ConfigError(_message(exc, root, data, path=path, prefix=prefix)) from None
+        message = _message(exc, root, data, path=path, prefix=prefix)
+        if _ALLOWED.get() is not None and all(_OUTSIDE in str(e.get("msg", "")) for e in exc.errors()):
+            out_of_range(message.replace(f" ({OUT_OF_RANGE_HINT})", ""))
+            token = _SKIP_RANGES.set(True)
+            try:
+                return validate(model, data, path=path, prefix=prefix)
+            finally:
+                _SKIP_RANGES.reset(token)
+        raise ConfigError(message) from None
 
 
 def load(model: type[BaseModel] | TypeAdapter, path: str | os.PathLike, *, what: str) -> Any:
@@ -651,14 +665,56 @@ def _pair(v: Any) -> Any:
 CurvePoint = Annotated[tuple[Number, ScoreValue], BeforeValidator(_pair)]
 
 
+#: Said after an out-of-range value (an error unless the user allows it).
+OUT_OF_RANGE_HINT = "change the value, or the range with its source, or run with --allow-out-of-range"
+_OUTSIDE = "lies outside its range"
+#: The out-of-range values allowed in this run (a list while :func:`out_of_range_allowed` is active).
+_ALLOWED: ContextVar[list[str] | None] = ContextVar("landuse_out_of_range", default=None)
+_SKIP_RANGES: ContextVar[bool] = ContextVar("landuse_skip_ranges", default=False)
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def out_of_range_allowed() -> Iterator[list[str]]:
+    """Within this block a value outside its declared range is recorded, not an error.
+
+    Yields
+    ------
+    list of str
+        One line per value allowed (file, key path, value, range), for the run's metadata; a
+        block inside another shares its list.
+    """
+    records = _ALLOWED.get()
+    if records is not None:
+        yield records
+        return
+    token = _ALLOWED.set([])
+    try:
+        yield _ALLOWED.get()
+    finally:
+        _ALLOWED.reset(token)
+
+
+def out_of_range(message: str) -> None:
+    """An out-of-range value found outside the models (e.g. an evaluated buffer expression):
+    recorded while allowed, else a :class:`ConfigError` with :data:`OUT_OF_RANGE_HINT`."""
+    records = _ALLOWED.get()
+    if records is None:
+        raise ConfigError(f"{message} ({OUT_OF_RANGE_HINT}).")
+    if message not in records:
+        records.append(message)
+        log.warning("Allowed out of range: %s", message)
+
+
 def _range_error(value: float, low: float | None, high: float | None, what: str = "value"):
-    """The error for ``value`` outside ``low…high`` (or a range upside down), else None."""
+    """The error for ``value`` outside ``low…high`` (or a range upside down), else None; None as
+    well for a value out of range while the user allows it (:func:`validate` records it)."""
     lo = value if low is None else low
     hi = value if high is None else high
     if low is not None and high is not None and low > high:
         return _fail(f"low {_num(low)} is above high {_num(high)}")
-    if not lo <= value <= hi:
-        return _fail(f"{what} {_num(value)} lies outside its range {_num(lo)}…{_num(hi)}")
+    if not lo <= value <= hi and not _SKIP_RANGES.get():
+        return _fail(f"{what} {_num(value)} {_OUTSIDE} {_num(lo)}…{_num(hi)} ({OUT_OF_RANGE_HINT})")
     return None
 
 
@@ -1207,6 +1263,7 @@ class LandStatisticsConfig(_Model):
     settlement_classes: list[str]
     settlement_subclasses: list[str]
     transport_classes: list[str]
+    transport_aeroway_classes: list[str] = Field(default_factory=list)
     widths: Widths
 
 
@@ -1227,6 +1284,9 @@ class TechnologyLimits(_Model):
     max_share_of_eligible: ParameterEntry | None = None
     max_ha: ParameterEntry | None = None
     min_ha: ParameterEntry | None = None
+    #: An area target: the eligible area of the units allocated (e.g. wind areas as WindBG counts
+    #: them) as a share of the municipal area, as far as the municipality's eligible land allows.
+    min_share_of_area: ParameterEntry | None = None
     exclude_classes: list[LandCover] = Field(default_factory=list)
 
 

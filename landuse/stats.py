@@ -2,9 +2,11 @@
 
 Categories follow the partnership's baseline (German land survey): settlement, transport,
 vegetation & water. Roads and railways are lines: they become areas through typical widths
-per class (``landuse/parameters/land_statistics.yaml``). Vegetation & water is the rest of
-the land area, so the three add up to it as in the official figures; the share of that rest
-that OSM actually maps as open land or water is reported beside it.
+per class (``landuse/parameters/land_statistics.yaml``). Vegetation & water is land that OSM
+maps as open land or water; land that OSM maps as nothing is its own category, ``unmapped``,
+so the four add up to the land area and no category silently absorbs the gaps of the map.
+Municipal areas are made disjoint first (:func:`municipal_geometries`): simplified borders of
+neighbours overlap, and an overlap must not count twice.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from landuse.layers import LayerSet
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("land_area_ha", "settlement_ha", "transport_ha", "vegetation_water_ha")
+CATEGORIES = ("land_area_ha", "settlement_ha", "transport_ha", "vegetation_water_ha", "unmapped_ha")
 STATS_RULES = PACKAGE_DIR / "parameters" / "land_statistics.yaml"
 
 
@@ -36,6 +38,33 @@ def load_stats_rules(path: str | os.PathLike = STATS_RULES) -> dict:
     return raw
 
 
+def municipal_geometries(boundaries: gpd.GeoDataFrame) -> np.ndarray:
+    """Municipal areas without overlaps: where borders overlap, the municipality with the lower
+    AGS keeps the overlap (a deterministic rule; VG250's 200 m-simplified borders overlap their
+    neighbours by up to 45 ha).
+
+    Parameters
+    ----------
+    boundaries : GeoDataFrame
+        The ``boundaries`` layer (``ags``), EPSG:25833.
+
+    Returns
+    -------
+    ndarray of geometries
+        One (multi)polygon per row of ``boundaries``, in its order; their areas add up to the
+        area of their union.
+    """
+    geoms = boundaries.geometry.values
+    order = np.argsort(boundaries["ags"].astype(str).to_numpy(), kind="stable")
+    out = geoms.copy()
+    for rank, k in enumerate(order[1:], start=1):
+        earlier = geoms[order[:rank]]
+        touching = earlier[shapely.intersects(earlier, geoms[k])]
+        if len(touching):
+            out[k] = shapely.difference(geoms[k], shapely.union_all(touching))
+    return out
+
+
 def _within(gdf: gpd.GeoDataFrame, area: shapely.Geometry | None) -> gpd.GeoDataFrame:
     if area is None or gdf.empty:
         return gdf
@@ -45,7 +74,8 @@ def _within(gdf: gpd.GeoDataFrame, area: shapely.Geometry | None) -> gpd.GeoData
 def transport_area(layers: LayerSet, rules: dict | None = None,
                    area: shapely.Geometry | None = None) -> shapely.Geometry:
     """Transport area (EPSG:25833): roads and railways buffered to their typical width,
-    plus land-cover polygons of class transport, dissolved (overlaps counted once).
+    plus land-cover polygons of class transport (railway land, garages) and aerodrome
+    polygons (``transport_aeroway_classes``), dissolved (overlaps counted once).
 
     Parameters
     ----------
@@ -73,6 +103,10 @@ def transport_area(layers: LayerSet, rules: dict | None = None,
         parts.append(shapely.buffer(gdf.geometry.values[keep], w[keep] / 2, cap_style="flat", quad_segs=2))
     lc = _within(layers["landcover"], area)
     parts.append(lc.geometry.values[lc["class"].isin(rules["transport_classes"]).to_numpy()])
+    aero = _within(layers["aerodromes"], area)
+    polygonal = shapely.get_type_id(aero.geometry.values) >= 3
+    aero_mask = aero["class"].isin(rules.get("transport_aeroway_classes", [])).to_numpy() & polygonal
+    parts.append(aero.geometry.values[aero_mask])
     return shapely.union_all(np.concatenate(parts))
 
 
@@ -100,8 +134,12 @@ def settlement_area(layers: LayerSet, rules: dict | None = None,
     return shapely.union_all(lc.geometry.values[mask.to_numpy()])
 
 
-def open_area(layers: LayerSet, area: shapely.Geometry | None = None) -> shapely.Geometry:
-    """Land mapped as vegetation or water (arable, grassland, forest, water).
+def mapped_area(layers: LayerSet, area: shapely.Geometry | None = None) -> shapely.Geometry:
+    """Land that OSM maps as anything: the union of all land-cover polygons.
+
+    What of it is neither settlement nor transport is vegetation & water: besides arable,
+    grassland, forest and water, the remaining "other" subclasses (wetland, orchard, sand, …)
+    are agriculture, moor, swamp or waste land in the land survey.
 
     Parameters
     ----------
@@ -114,14 +152,15 @@ def open_area(layers: LayerSet, area: shapely.Geometry | None = None) -> shapely
     shapely.Geometry
         The dissolved land-cover polygons (EPSG:25833).
     """
-    lc = _within(layers["landcover"], area)
-    mask = lc["class"].isin(["arable", "grassland", "forest", "water"]).to_numpy()
-    return shapely.union_all(lc.geometry.values[mask])
+    return shapely.union_all(_within(layers["landcover"], area).geometry.values)
 
 
 def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
     """Land area by category per municipality, per group and for the region, in ha,
     side by side with the baseline figures and the difference in %.
+
+    Settlement, transport, vegetation & water and unmapped are disjoint and add up to the land
+    area (transport wins over settlement where they overlap, both over open land).
 
     Parameters
     ----------
@@ -133,24 +172,25 @@ def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
     -------
     DataFrame
         Index: municipality names, group names, "Region". Columns: ``<category>`` computed,
-        ``<category>_baseline`` and ``<category>_diff_pct`` where the baseline has a figure,
-        plus ``mapped_open_ha`` (vegetation & water that OSM maps as such).
+        ``<category>_baseline`` and ``<category>_diff_pct`` where the baseline has a figure
+        (the baseline has none for ``unmapped_ha``).
     """
     rules = load_stats_rules()
     region_geom = layers.region_geometry
     transport = transport_area(layers, rules, region_geom)
     settlement = shapely.difference(settlement_area(layers, rules, region_geom), transport)
-    mapped_open = shapely.difference(open_area(layers, region_geom), shapely.union(transport, settlement))
+    vegetation = shapely.difference(mapped_area(layers, region_geom), shapely.union(transport, settlement))
     b = layers["boundaries"]
-    geoms = b.geometry.values
+    geoms = municipal_geometries(b)
     rows = pd.DataFrame({
         "group": b["group"].to_numpy(),
         "land_area_ha": shapely.area(geoms) / 1e4,
         "settlement_ha": shapely.area(shapely.intersection(geoms, settlement)) / 1e4,
         "transport_ha": shapely.area(shapely.intersection(geoms, transport)) / 1e4,
-        "mapped_open_ha": shapely.area(shapely.intersection(geoms, mapped_open)) / 1e4,
+        "vegetation_water_ha": shapely.area(shapely.intersection(geoms, vegetation)) / 1e4,
     }, index=pd.Index(b["name"].to_numpy(), name="area"))
-    rows["vegetation_water_ha"] = rows["land_area_ha"] - rows["settlement_ha"] - rows["transport_ha"]
+    rows["unmapped_ha"] = (rows["land_area_ha"] - rows["settlement_ha"] - rows["transport_ha"]
+                           - rows["vegetation_water_ha"]).clip(lower=0.0)
     groups = rows.groupby("group", sort=False).sum(numeric_only=True)
     total = rows.sum(numeric_only=True).to_frame("Region").T
     table = pd.concat([rows.drop(columns="group"), groups, total])
@@ -163,12 +203,13 @@ def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
         table[f"{cat}_baseline"] = base.reindex(table.index)
         table[f"{cat}_diff_pct"] = 100 * (table[cat] - table[f"{cat}_baseline"]) / table[f"{cat}_baseline"]
     cols = ["level"] + [c for cat in CATEGORIES for c in (cat, f"{cat}_baseline", f"{cat}_diff_pct")]
-    return table[cols + ["mapped_open_ha"]].round(1)
+    return table[cols].round(1)
 
 
 def format_statistics(table: pd.DataFrame) -> str:
     """A compact text table: computed vs. baseline (ha) and the difference (%)."""
     lines = [f"{'':16}" + "".join(f"{c.replace('_ha', ''):>28}" for c in CATEGORIES)]
+    # unmapped has no baseline figure: its column shows the land OSM leaves blank
     lines.append(f"{'':16}" + "".join(f"{'computed  baseline  diff%':>28}" for _ in CATEGORIES))
     for name, row in table.iterrows():
         cells = []
@@ -178,5 +219,6 @@ def format_statistics(table: pd.DataFrame) -> str:
             diff_s = f"{diff:+6.1f}" if pd.notna(diff) else f"{'-':>6}"
             cells.append(f"{row[c]:11,.0f} {base_s} {diff_s}")
         lines.append(f"{str(name)[:16]:16}" + "".join(f"{c:>28}" for c in cells))
-    lines.append("ha; baseline: partnership planning guide 2016. Transport from OSM lines × typical widths.")
+    lines.append("ha; baseline: partnership planning guide 2016. Transport from OSM lines × typical widths plus "
+                 "railway and aerodrome land; unmapped: land OSM maps as nothing (no baseline category).")
     return "\n".join(lines)

@@ -35,10 +35,26 @@ def _approach_surfaces(layers: LayerSet, values: dict[str, float]) -> gpd.GeoDat
                              length_m=values["approach_length_m"], min_runway_m=values["runway_min_length_m"])
 
 
+#: Land-cover classes whose buildings are the site's own (factories, barracks): a candidate there
+#: keeps its rotor off them.
+SITE_CLASSES = ("industrial", "conversion")
+
+
+def _site_buildings(layers: LayerSet, values: dict[str, float]) -> gpd.GeoDataFrame:
+    """Buildings on industrial and conversion land (the candidates beyond farmland)."""
+    b, lc = layers["buildings"], layers["landcover"]
+    sites = lc[lc["class"].isin(SITE_CLASSES)]
+    if b.empty or sites.empty:
+        return b.iloc[:0]
+    hit = np.unique(sites.sindex.query(b.geometry.values, predicate="intersects")[0])
+    return b.iloc[hit]
+
+
 #: Derived layers (see :data:`landuse.criteria.DERIVED_LAYERS`): built from the canonical layers
 #: and the rule set's values.
 DERIVED = {"building_groups": lambda layers, values: building_groups(layers),
-           "approach_surfaces": _approach_surfaces}
+           "approach_surfaces": _approach_surfaces,
+           "site_buildings": _site_buildings}
 
 
 def rule_features(layers: LayerSet, rule: Exclusion, values: dict[str, float] | None = None) -> gpd.GeoDataFrame:

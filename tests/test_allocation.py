@@ -169,6 +169,23 @@ def test_infeasible_target_names_the_constraint():
     assert "at most 5.0 ha" in message
 
 
+def test_wind_area_target_takes_land_from_pv_as_far_as_the_wind_areas_allow():
+    # by score × ha PV beats the two turbines on p4 (2 ha PV × 80 against 2 × 0.5 ha × 70)
+    cfg = _config().model_copy(update={"objective": "score_area"})
+    *_, units, _ = _run(cfg, with_wind=True)
+    assert units.loc["p4", "wind"] == 0 and units.loc["p4", "pv"] == pytest.approx(2.0, abs=1e-6)
+    # WindBG-style target: 2 % of the 100 ha municipality in wind areas = p4's whole wind area (2 ha, 2 turbines)
+    cfg = _config(technologies={"wind": {"min_share_of_area": _entry(0.02)}}).model_copy(
+        update={"objective": "score_area"})
+    *_, units, _ = _run(cfg, with_wind=True)
+    assert units.loc["p4", "wind"] == 2 and units.loc["p4", "pv"] == pytest.approx(1.0, abs=1e-5)  # 2 − 2 × 0.5 ha
+    # a target beyond the wind areas there are (50 %) takes all of them and is not infeasible
+    cfg = _config(technologies={"wind": {"min_share_of_area": _entry(0.5)}}).model_copy(
+        update={"objective": "score_area"})
+    *_, units, _ = _run(cfg, with_wind=True)
+    assert units.loc["p4", "wind"] == 2
+
+
 def test_realistic_at_most_technical():
     cfg = _config(technologies={"pv": {"max_share_of_area": _entry(0.05)}})
     scored, potential, results, units, _ = _run(cfg)

@@ -72,9 +72,11 @@ def test_stats_prints_and_writes_nothing(runner, tiny_region, tmp_path, layers_d
     assert "Südheim" in r.output and "computed  baseline  diff%" in r.output
     # the group South beside its baseline (tiny.yaml): land 200, settlement 20, transport 15, vegetation 165 ha
     south = next(line for line in r.output.splitlines() if line.startswith("South "))
-    cells = [float(c.replace(",", "")) for c in south.split()[1:]]
-    assert cells[1::3] == [200, 20, 15, 165]
+    cells = [float("nan") if c == "-" else float(c.replace(",", "")) for c in south.split()[1:]]
+    assert cells[1:12:3] == [200, 20, 15, 165]
     assert cells[0] == pytest.approx(200, abs=0.5)  # computed land area: the 2 km × 1 km municipality
+    # settlement + transport + vegetation & water + unmapped (no baseline category) add up to the land area
+    assert cells[3] + cells[6] + cells[9] + cells[12] == pytest.approx(cells[0], abs=1)
     assert not out.exists()  # stats only prints (export writes land_stats.csv)
 
 
@@ -170,8 +172,8 @@ def _copy_criteria(folder, technology_name: str, old: str, new: str):
     return path
 
 
-SETTLEMENT = "where: \"`class` == 'residential'\", buffer: 1000, unit: m, low: 750, high: 1000, status: SRC, " \
-             "source: \"SächsBO §84(2) (2022): 1000 m to residential"
+SETTLEMENT = "where: \"`class` == 'residential'\", buffer: 1000, repowering_buffer: \"2 * total_height_m\", unit: m, " \
+             "low: 750, high: 1000, status: SRC, source: \"SächsBO §84(2) (2022): 1000 m to residential"
 
 
 def _where_typo(tmp_path, cfg):
@@ -189,9 +191,11 @@ def _score_map_500(tmp_path, cfg):
 
 
 def _buffer_out_of_range(tmp_path, cfg):
-    path = _copy_criteria(tmp_path / "my-criteria", "wind", SETTLEMENT, SETTLEMENT.replace("1000, unit", "5000, unit"))
+    path = _copy_criteria(tmp_path / "my-criteria", "wind", SETTLEMENT,
+                          SETTLEMENT.replace("buffer: 1000,", "buffer: 5000,"))
     return (["balance", "--criteria", str(path.parent)],
-            f"{path}: exclusions[settlement]: buffer 5000 lies outside its range 750…1000")
+            f"{path}: exclusions[settlement]: buffer 5000 lies outside its range 750…1000 (change the value, or the "
+            "range with its source, or run with --allow-out-of-range)")
 
 
 def _unknown_value(tmp_path, cfg):
@@ -200,7 +204,10 @@ def _unknown_value(tmp_path, cfg):
     return (["score", "--criteria", str(path.parent)],
             f"{path}: turbine.rotor_diametre_m: unknown value for wind. Did you mean 'rotor_diameter_m'? wind reads: "
             "rated_power_mw, rotor_diameter_m, hub_height_m, total_height_m, main_wind_direction_deg, "
-            "spacing_along_d, spacing_across_d, footprint_ha.")
+            "spacing_along_d, spacing_across_d, footprint_ha, approach_inner_edge_m, approach_offset_m, "
+            "approach_divergence, approach_length_m, runway_min_length_m, repowering_max_mw, repowering_max_hub_m, "
+            "repowering_radius_total_heights, roughness_length_m, weibull_k, wind_speed_correction, wake_loss, "
+            "availability.")
 
 
 def _misspelt_parameter(tmp_path, cfg):
@@ -251,6 +258,26 @@ def test_mistakes_in_user_files(runner, tiny_region, tmp_path, case):
                              str(layers), *command[1:]])
     _one_line_error(r, message)
     assert not layers.exists() and not out.exists()  # found when the files are loaded, before any work
+
+
+def test_allow_out_of_range_runs_and_records_it(runner, tiny_region, tmp_path, layers_dir):
+    import pyogrio
+
+    path = _copy_criteria(tmp_path / "my-criteria", "wind", SETTLEMENT,
+                          SETTLEMENT.replace("buffer: 1000,", "buffer: 1200,"))
+    out = tmp_path / "out"
+    r = runner.invoke(main, ["export", *_args(tiny_region, out, layers_dir), "--criteria", str(path.parent),
+                             "--allow-out-of-range"])
+    assert r.exit_code == 0, r.output
+    meta = pyogrio.read_dataframe(out / "landuse.gpkg", layer="metadata", read_geometry=False)
+    recorded = meta.set_index(meta.columns[0]).iloc[:, 0].to_dict()["out_of_range"]
+    # the metadata names the file without local folders
+    assert recorded.endswith("my-criteria/wind.yaml: exclusions[settlement]: buffer 1200 lies outside its range "
+                             "750…1000")
+    assert ";" not in recorded
+    r = runner.invoke(main, ["export", *_args(tiny_region, tmp_path / "out2", layers_dir)])
+    meta = pyogrio.read_dataframe(tmp_path / "out2" / "landuse.gpkg", layer="metadata", read_geometry=False)
+    assert meta.set_index(meta.columns[0]).iloc[:, 0].to_dict()["out_of_range"].startswith("none")
 
 
 def test_balance_snapshot_compare_and_woodchips(runner, tiny_region, tmp_path, layers_dir):
@@ -341,6 +368,39 @@ def _degrees_as_metres(base: Path, cfg: Path, data: Path):
     return ["export"], f"{data / 'boundaries' / 'wrong.gpkg'}: its CRS is EPSG:25833 (metres) but its coordinates"
 
 
+def _utm_labelled_gauss_krueger(base: Path, cfg: Path, data: Path):
+    gdf = gpd.read_file(data / "boundaries" / "gemeinden.geojson").to_crs("EPSG:31468")  # Gauss-Krüger zone 4 …
+    gdf.set_crs("EPSG:25833", allow_override=True).to_file(data / "boundaries" / "gk.gpkg")  # … said to be UTM 33
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("boundaries/gemeinden.geojson", "boundaries/gk.gpkg"),
+                   encoding="utf-8")
+    return ["export"], f"{data / 'boundaries' / 'gk.gpkg'}: its coordinates (4,"
+
+
+def _cp1252_shapefile_without_cpg(base: Path, cfg: Path, data: Path):
+    path = data / "schutzgebiete.shp"
+    gpd.GeoDataFrame({"NAME": ["Auwald – Nord"]}, geometry=[box(X0 + 100, Y0 + 100, X0 + 400, Y0 + 400)],
+                     crs="EPSG:25833").to_file(path, encoding="cp1252")
+    path.with_suffix(".cpg").unlink(missing_ok=True)  # an old export without its code page
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "  files:\n    - {layer: protected_areas, "
+                   "path: schutzgebiete.shp, value: LSG, name_field: NAME}\n", encoding="utf-8")
+    return ["export"], f"{path}: column 'NAME' holds control characters"
+
+
+def _truncated_raster(base: Path, cfg: Path, data: Path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path = data / "nfk.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=50, width=50, count=1, dtype="float32", crs="EPSG:25833",
+                       transform=from_origin(X0, Y0 + 2000, 40, 40)) as dst:
+        dst.write(np.full((1, 50, 50), 120, dtype="float32"))
+    path.write_bytes(path.read_bytes()[:300])  # a half-copied file
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "  rasters:\n    nfk: {path: nfk.tif, unit: mm}\n",
+                   encoding="utf-8")
+    return ["export"], f"Raster {path} is not a readable raster file"
+
+
 def _truncated_boundaries(base: Path, cfg: Path, data: Path):
     gdf = gpd.read_file(data / "boundaries" / "gemeinden.geojson")
     gdf.to_file(data / "boundaries" / "cut.gpkg")
@@ -367,7 +427,8 @@ def _site_mid_atlantic(base: Path, cfg: Path, data: Path):
     return ["woodchips", "--site", "-30,10", "--demand", "500"], "Heating site '-30,10' lies "
 
 
-@pytest.mark.parametrize("case", [_degrees_as_metres, _truncated_boundaries, _duplicate_parcel_ids,
+@pytest.mark.parametrize("case", [_degrees_as_metres, _utm_labelled_gauss_krueger, _cp1252_shapefile_without_cpg,
+                                  _truncated_raster, _truncated_boundaries, _duplicate_parcel_ids,
                                   _negative_demand, _site_mid_atlantic], ids=lambda f: f.__name__.strip("_"))
 def test_broken_data_is_one_line_and_changes_nothing(runner, tiny_region, layers_dir, finished, tmp_path, case):
     cfg, data = tiny_region

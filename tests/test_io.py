@@ -135,3 +135,19 @@ def test_identical_runs_give_identical_files(tiny_region, tmp_path, monkeypatch)
     assert [name for name in a if a[name] != b[name]] == []
     assert str(tmp_path) not in (tmp_path / "a" / "out" / "map.html").read_text(encoding="utf-8")
     assert filecmp.cmp(tmp_path / "a" / "out" / "landuse.gpkg", tmp_path / "b" / "out" / "landuse.gpkg", shallow=False)
+
+
+def test_coordinates_outside_the_crs_area_of_use(tmp_path):
+    path = tmp_path / "gk.gpkg"
+    # Gauss-Krüger zone 4 coordinates (x about 4.5 million m) labelled as UTM zone 33
+    gpd.GeoDataFrame({"GEN": ["A"]}, geometry=[box(4530000, 5690000, 4540000, 5700000)],
+                     crs="EPSG:25833").to_file(path)
+    with pytest.raises(DataError) as err:
+        read_vector(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: its coordinates (4,530,000, 5,690,000 … 4,540,000, 5,700,000) lie outside the "
+                              "area of use of its CRS EPSG:25833")
+    assert "set 'crs:'" in message and "\n" not in message
+    ok = tmp_path / "utm.gpkg"
+    gpd.GeoDataFrame({"GEN": ["A"]}, geometry=[box(330000, 5690000, 340000, 5700000)], crs="EPSG:25833").to_file(ok)
+    assert len(read_vector(ok)) == 1

@@ -6,11 +6,11 @@ import logging
 import geopandas as gpd
 import pytest
 from conftest import MARGIN, NORD, SUED, X0, Y0, write_tiny_region
-from shapely.geometry import Polygon, box
+from shapely.geometry import LineString, Polygon, box
 
-from landuse.config import load_region
+from landuse.config import WORKING_CRS, load_region
 from landuse.errors import ConfigError, DataError
-from landuse.layers import LAYER_NAMES, build_layers, check_coverage, layer_store, read_layers
+from landuse.layers import LAYER_NAMES, SCHEMA, build_layers, check_coverage, conform, layer_store, read_layers
 
 
 def test_all_layers_in_working_crs(tiny_layers):
@@ -243,3 +243,21 @@ def test_conform_keeps_polygons_of_collections_and_counts_the_rest(caplog):
     assert out.geometry.area.sum() == pytest.approx(20_000)  # the collection's 1 ha square kept
     assert "1 geometry collections: their polygon parts kept" in caplog.text
     assert "1 features of another geometry type dropped (Point 1)" in caplog.text
+
+
+def test_data_gaps_say_what_is_missing_and_what_it_means():
+    from landuse.layers import data_gaps
+
+    empty = {name: conform(gpd.GeoDataFrame(geometry=[], crs=WORKING_CRS), name, "t") for name in SCHEMA}
+    notes = data_gaps(empty)
+    assert sum(n.startswith("layer ") for n in notes) == 8  # every optional layer but landcover, roads, boundaries
+    assert any("existing_plants is empty" in n and "no repowering" in n for n in notes)
+    nsg_only = conform(gpd.GeoDataFrame({"type": ["NSG"]}, geometry=[box(0, 0, 10, 10)], crs=WORKING_CRS),
+                       "protected_areas", "t")
+    lines = conform(gpd.GeoDataFrame({"class": ["line"], "voltage_v": [380000.0]},
+                                     geometry=[LineString([(0, 0), (10, 0)])], crs=WORKING_CRS), "power_lines", "t")
+    notes = data_gaps({**empty, "protected_areas": nsg_only, "power_lines": lines})
+    gaps = [n for n in notes if n.startswith("protected_areas:")]
+    assert len(gaps) == 3 and "39 %" in gaps[0]  # LSG, FFH, SPA
+    assert any("110 kV" in n for n in notes)
+    assert not any("power_lines is empty" in n for n in notes)

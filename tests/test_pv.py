@@ -111,3 +111,42 @@ def test_specific_yield_from_the_irradiation_per_parcel():
     # the range follows the declared ends of the three factors (and the land need)
     assert pot.loc["p0", "pv_mwh_a_low"] == pytest.approx(100 / 1.2 * 1240 * 0.86 * 1.08 * 0.80)
     assert pot.loc["p0", "pv_mwh_a_high"] == pytest.approx(100 / 0.8 * 1240 * 0.94 * 1.16 * 0.88)
+
+
+def test_conversion_land_is_a_pv_candidate_off_its_buildings():
+    rules = load_rule_set("pv")
+    parcels = _parcels(box(0, 2000, 500, 2500), cls="conversion")  # a former barracks site, 25 ha
+    parcels["nfk_mean"] = 200.0  # good soil under it: still no Agri-PV, it is no farmland
+    barracks = gpd.GeoDataFrame({"kind": ["yes"]}, geometry=[box(200, 2200, 300, 2300)], crs=WORKING_CRS)
+    site = gpd.GeoDataFrame({"class": ["conversion"]}, geometry=[box(0, 2000, 500, 2500)], crs=WORKING_CRS)
+    res = score_technology(parcels, _layers(buildings=barracks, landcover=site), rules)
+    t = res["table"].loc["p0"]
+    # 25 ha minus the building and its 10 m lane: 120 m × 120 m
+    assert t["eligible_ha"] == pytest.approx(25 - 1.44, abs=0.01) and t["agri_pv_ha"] == 0
+    assert t["sub_conversion_land"] == 100 and t["score"] > 0
+    farm = _parcels(box(0, 2000, 500, 2500))
+    farm["nfk_mean"] = 100.0
+    assert score_technology(farm, _layers(), rules)["table"].loc["p0", "sub_conversion_land"] != 100
+
+
+def test_pv_yield_from_a_synthetic_irradiation_raster(tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from landuse.parcels import raster_statistics
+    from landuse.potential import default_parameters
+    from landuse.technologies.pv import specific_yield
+
+    path = tmp_path / "irradiation.tif"
+    grid = np.full((4, 4), 1200.0, dtype="float32")
+    grid[:, 2:] = 1260.0  # the eastern half sunnier
+    with rasterio.open(path, "w", driver="GTiff", height=4, width=4, count=1, dtype="float32", crs=WORKING_CRS,
+                       transform=from_origin(0, 4000, 1000, 1000), nodata=np.nan) as dst:
+        dst.write(grid, 1)
+    parcels = _parcels(box(100, 100, 1900, 1900), box(2100, 100, 3900, 1900))
+    stats = raster_statistics(parcels, path, "irradiation")
+    assert stats["irradiation_mean"].tolist() == [1200.0, 1260.0]
+    values = {k: p.value for k, p in default_parameters().items()}
+    got = specific_yield(parcels.join(stats), values)
+    assert got.tolist() == pytest.approx([1200 * 0.90 * 1.13 * 0.85, 1260 * 0.90 * 1.13 * 0.85])  # kWh/kWp/a

@@ -105,7 +105,7 @@ def test_fourth_technology_map_and_export(fourth):
     assert (out / "shapefiles" / "miscanthus_fields.shp").is_file()
     names = pd.read_csv(out / "shapefiles" / "fields.csv")
     row = names[(names["layer"] == "parcels") & (names["long_name"] == "miscanthus_score")].iloc[0]
-    assert row["short_name"] == "mc_sc" and row["unit"] == "0-100"
+    assert row["short_name"] == "mc_score" and row["unit"] == "0-100"  # technology prefix + measure
     field_ha = names[(names["layer"] == "parcels") & (names["long_name"] == "miscanthus_field_ha")].iloc[0]
     assert field_ha["unit"] == "ha" and len(field_ha["short_name"]) <= 10
     summary = pd.read_csv(out / "summary.csv", index_col=0)

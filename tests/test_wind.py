@@ -234,3 +234,21 @@ def test_full_load_hours_from_a_constant_wind_raster(tmp_path):
     scored = field.drop(columns="geometry").join(plain["table"].add_prefix("wind_"))
     assert parcel_potential(scored, rule_sets={"wind": rules}).loc["p0", "wind_mwh_a"] == pytest.approx(
         len(plain["turbines"]) * 5.56 * 2400)
+
+
+def test_industrial_land_takes_turbines_with_the_rotor_off_its_buildings():
+    rules = load_rule_set("wind")
+    site = box(0, 0, 3000, 2000)
+    hall = box(1200, 800, 1800, 1200)  # a factory hall in the middle of the plant
+    layers = _wind_layers()
+    layers.layers["landcover"] = conform(gpd.GeoDataFrame({"class": ["industrial"]}, geometry=[site],
+                                                          crs=WORKING_CRS), "landcover", "test")
+    layers.layers["buildings"] = conform(gpd.GeoDataFrame({"kind": ["yes"]}, geometry=[hall], crs=WORKING_CRS),
+                                         "buildings", "test")
+    parcels = gpd.GeoDataFrame({"class": ["industrial"], "ags": "1", "municipality": "A"}, geometry=[site],
+                               crs=WORKING_CRS, index=["p0"])
+    res = score_technology(parcels, layers, rules)
+    t = res["turbines"]
+    assert len(t) >= 5 and res["table"].loc["p0", "score"] > 0
+    assert not shapely.intersects(shapely.buffer(t.geometry.values, 80), hall).any()  # rotor discs clear the hall
+    assert res["table"].loc["p0", "sub_land_cover"] == 50

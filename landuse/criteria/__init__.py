@@ -24,7 +24,8 @@ from landuse.parameters import Parameter
 CRITERIA_DIR = Path(__file__).resolve().parent
 #: Derived layers a rule may name besides the canonical ones, with the columns they add.
 DERIVED_LAYERS = {"building_groups": ("buildings", {"group_id": 0, "group_size": 0}),
-                  "approach_surfaces": ("aerodromes", {"runway_id": "", "end": 0.0, "runway_length_m": 0.0})}
+                  "approach_surfaces": ("aerodromes", {"runway_id": "", "end": 0.0, "runway_length_m": 0.0}),
+                  "site_buildings": ("buildings", {})}
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -233,9 +234,11 @@ def parse_rule_set(raw: Any, path: str | os.PathLike | None = None, *, prefix: s
         buffer = evaluate(e.buffer, values, f"{context}.buffer")
         low = e.low if e.low is not None else buffer
         high = e.high if e.high is not None else buffer
-        if buffer < 0 or not low <= buffer <= high:
-            raise ConfigError(f"{context}.buffer: {e.buffer!r} = {buffer:g} m lies outside its range {low:g}…{high:g} m"
-                              " (change the range with its source, or the value).")
+        if buffer < 0:
+            raise ConfigError(f"{context}.buffer: {e.buffer!r} = {buffer:g} m must be >= 0.")
+        if not low <= buffer <= high and not isinstance(e.buffer, int | float):  # numbers: checked by the schema
+            schema.out_of_range(f"{context}.buffer: {e.buffer!r} = {buffer:g} m lies outside its range "
+                                f"{low:g}…{high:g} m")
         repowering = (evaluate(e.repowering_buffer, values, f"{context}.repowering_buffer")
                       if e.repowering_buffer is not None else None)
         if repowering is not None and not 0 <= repowering <= buffer:

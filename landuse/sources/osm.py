@@ -56,11 +56,17 @@ LANDCOVER_CLASSES: dict[str, str] = {
     "retail": "industrial",
     "railway": "transport",
     "garages": "transport",
+    # conversion land (EEG 2023 §37(1) no. 2 c: former military, economic or traffic use), candidate for
+    # ground-mounted PV and wind; whether a site is still in use is for the planner to check
+    "military": "conversion",
+    "brownfield": "conversion",
+    "landfill": "conversion",
+    "quarry": "conversion",
 }
 
 #: The canonical land-cover vocabulary.
 LANDCOVER_VOCABULARY = (
-    "arable", "grassland", "forest", "water", "residential", "industrial", "transport", "other",
+    "arable", "grassland", "forest", "water", "residential", "industrial", "conversion", "transport", "other",
 )
 
 #: OSM highway value (or OpenMapTiles transportation class) → canonical road class.

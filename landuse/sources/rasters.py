@@ -97,6 +97,11 @@ def reproject_raster(
     except rasterio.errors.RasterioIOError as exc:
         raise DataError(f"Raster {src_path} is not a readable raster file ({exc}).") from exc
     with src:
+        try:  # a truncated file opens but fails on its data: say so before blaming its CRS
+            src_data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+        except rasterio.errors.RasterioIOError as exc:
+            raise DataError(f"Raster {src_path} is not a readable raster file (its data cannot be read: "
+                            f"{str(exc).splitlines()[0]}); a truncated or half-copied file reads like this.") from None
         src_crs = raster_crs(src, src_path, crs)
         dst_crs = CRS.from_user_input(WORKING_CRS)
         transform, width, height = calculate_default_transform(
@@ -118,7 +123,6 @@ def reproject_raster(
         height = int(round((top - bottom) / resolution))
         dst_transform = rasterio.transform.from_origin(left, top, resolution, resolution)
         data = np.full((height, width), np.nan, dtype=np.float32)
-        src_data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
         reproject(
             source=src_data, destination=data,
             src_transform=src.transform, src_crs=src_crs, src_nodata=np.nan,

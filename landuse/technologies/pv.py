@@ -86,7 +86,9 @@ class PV(Technology):
         parcels, table, eligible, v = a.parcels, a.table, a.eligible, a.rules.values
         nfk = pd.to_numeric(parcels["nfk_mean"], errors="coerce") if "nfk_mean" in parcels else pd.Series(
             np.nan, index=parcels.index)
-        good_soil = (nfk > v.get("agri_pv_nfk_mm", np.inf)).to_numpy()
+        # good farmland only: conversion land is no farmland, whatever its soil raster says
+        farmland = parcels["class"].isin(["arable", "grassland"]).to_numpy()
+        good_soil = (nfk > v.get("agri_pv_nfk_mm", np.inf)).to_numpy() & farmland
         table["agri_pv_ha"] = np.where(good_soil, table["eligible_ha"], 0.0)
         agri = np.where(good_soil, eligible, shapely.Polygon())
         eligible = np.where(good_soil, shapely.Polygon(), eligible)

@@ -1,0 +1,57 @@
+"""Ad-hoc regions (landuse.adhoc): any Saxon municipality by its AGS, offline from ../shared/data."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+
+from landuse.adhoc import parse_codes, region_from_ags
+from landuse.cli import main
+from landuse.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not (ROOT / "sachsen" / "osm_omt_2021_z14.mbtiles").exists(),
+                                reason="../shared/data with the Saxony tiles is not beside the checkout")
+
+
+def test_codes_are_keys_or_prefixes():
+    assert parse_codes("14625020, 14729") == ["14625020", "14729"]
+    assert parse_codes(["14", "14"]) == ["14"]
+    with pytest.raises(ConfigError, match="--ags 'Bautzen': give an 8-digit municipality key"):
+        parse_codes("Bautzen")
+
+
+@needs_data
+def test_region_from_keys_prefixes_and_unknown_keys():
+    one = region_from_ags("14625020", data_root=ROOT)
+    assert one.name == "ags-14625020" and [m.name for m in one.municipalities] == ["Bautzen"]
+    assert one.municipalities[0].inhabitants == 39475 and one.baseline == {}  # no emission load is known
+    assert len(region_from_ags("14729", data_root=ROOT).municipalities) == 32  # Landkreis Leipzig, 2016
+    assert len(region_from_ags("14", data_root=ROOT).municipalities) == 426  # all of Saxony
+    with pytest.raises(ConfigError) as err:
+        region_from_ags("14625999", data_root=ROOT)
+    assert str(err.value).startswith("--ags 14625999: no municipality of vg250_gemeinden_sachsen_2016_s200.geojson")
+    assert "Close: 14626590" in str(err.value) and "\n" not in str(err.value)
+
+
+@needs_data
+def test_run_a_small_municipality_far_from_the_default_box(tmp_path):
+    """Rathen (Sächsische Schweiz, 3.6 km²): tiles, Germany-wide rasters, the box-only rasters skipped."""
+    out, layers = tmp_path / "out", tmp_path / "layers"
+    r = CliRunner().invoke(main, ["-q", "run", "--ags", "14628310", "--data", str(ROOT), "--out", str(out),
+                                  "--layers-dir", str(layers), "--no-embed"])
+    assert r.exit_code == 0, r.output
+    assert "Rathen" in r.output and "no emission load configured" in r.output
+    for name in ("map.html", "landuse.gpkg", "summary.csv", "landuse.xlsx", "shapefiles"):
+        assert (out / name).exists(), name
+    parcels = gpd.read_file(out / "landuse.gpkg", layer="parcels")
+    assert (parcels["municipality"] == "Rathen").all()
+    assert 300 < parcels.geometry.area.sum() / 1e4 < 380  # of 356 ha; VG250 simplified to about 200 m
+    for tech in ("wind", "pv", "agroforestry"):
+        scored = parcels[parcels[f"{tech}_eligible_ha"] > 0]
+        assert scored[f"{tech}_score"].notna().all()  # never NaN scores, whatever raster was skipped
+    meta = pyogrio.read_dataframe(out / "landuse.gpkg", layer="metadata", read_geometry=False)
+    notes = meta.set_index(meta.columns[0]).iloc[:, 0].to_dict()["notes"]
+    assert "raster dem" in notes and "raster irradiation" in notes  # the Leipzig-box rasters do not reach it

@@ -1,0 +1,182 @@
+"""Fact sheets per municipality: one PDF each, four pages, the figures of the balance in words,
+the same bytes for the same inputs, and a folder replaced as a whole."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from landuse import factsheet
+from landuse.cli import main
+from landuse.config import load_region
+from landuse.criteria import load_rule_sets
+from landuse.factsheet import (
+    PAGES,
+    SheetInputs,
+    balance_bars,
+    factsheet_files,
+    missing_data,
+    slug,
+    write_factsheet,
+    write_factsheets,
+)
+from landuse.io import clean_temporary
+
+NAMES = {"Nordheim": "nordheim.pdf", "Südheim": "suedheim.pdf"}
+
+
+def _pages(pdf: bytes) -> int:
+    """Page objects of a PDF (matplotlib writes its object dictionaries uncompressed)."""
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
+def _text(path) -> str:
+    """The text of a PDF with pdftotext (poppler-utils) or pypdf; skip when neither is there."""
+    if shutil.which("pdftotext"):
+        return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+                              text=True).stdout
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        pytest.skip("no PDF text extraction: install poppler-utils (pdftotext) or pypdf to check the sheets' text")
+    return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+
+
+@pytest.fixture(scope="module")
+def inputs(tiny_region, tiny_run) -> SheetInputs:
+    """What the pipeline hands the fact sheets, from the tiny region's run."""
+    cfg, _ = tiny_region
+    res, _ = tiny_run
+    region = load_region(cfg)
+    summary, _, parts = res["balance"].data
+    layers = res["layers"].data
+    return SheetInputs(results=res["suitability"].data, boundaries=layers["boundaries"], summary=summary,
+                       allocation=parts, suitability=res["suitability"].summary, rule_sets=load_rule_sets(),
+                       manifest=layers.manifest, attribution=layers.attribution, title=region.title,
+                       baseline=region.baseline)
+
+
+def test_run_writes_one_sheet_per_municipality(tiny_run):
+    res, out = tiny_run
+    folder = out / "factsheets"
+    assert folder in res["outputs"].files
+    assert sorted(p.name for p in folder.iterdir()) == sorted(NAMES.values())
+    for name, file in NAMES.items():
+        data = (folder / file).read_bytes()
+        assert data.startswith(b"%PDF-")
+        assert _pages(data) == PAGES == 4
+        text = _text(folder / file)
+        assert name in text
+        # a figure of the balance: the realistic tier's avoided emissions and sinks, as on page 2
+        summary = res["balance"].summary
+        row = summary[(summary["level"] == "municipality") & (summary["tier"] == "realistic")
+                      & (summary["share_realised"] == 1.0)].loc[name]
+        total = row["avoided_t_co2e_a"] + row["sequestered_t_co2e_a"]
+        assert factsheet._num(total) in text
+        # the frames and tiers are named; the top sites come with reasons in words
+        for words in ("Avoided-emissions frame", "Territorial frame", "Realistic tier", "Technical tier",
+                      "t CO2e/a", "MWh/a", "What data was missing", "Sources", "Strong:"):
+            assert words in text, words
+        assert "OpenStreetMap contributors" in text
+
+
+@pytest.fixture
+def keep_logging():
+    """The CLI configures the root logger (-q: errors only); later tests get it back as it was."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+
+
+def test_factsheet_command_and_identical_bytes(tiny_region, tiny_run, tmp_path, keep_logging):
+    cfg, data = tiny_region
+    res, out = tiny_run
+    again = tmp_path / "again"
+    result = CliRunner().invoke(main, ["-q", "factsheet", "--region", str(cfg), "--data", str(data), "--out",
+                                       str(again), "--layers-dir", str(res["layers"].files[0].parent)])
+    assert result.exit_code == 0, result.output
+    assert "factsheets" in result.output
+    # only the fact sheets: no maps, no exports
+    assert sorted(p.name for p in again.iterdir() if not p.name.startswith(".")) == ["factsheets"]
+    for file in NAMES.values():  # a second run, its own stage cache: the same bytes
+        assert (again / "factsheets" / file).read_bytes() == (out / "factsheets" / file).read_bytes(), file
+    assert str(tmp_path).encode() not in (again / "factsheets" / "nordheim.pdf").read_bytes()
+
+
+def test_creation_date_only_from_source_date_epoch(inputs, tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    a = write_factsheet(inputs, "Nordheim", tmp_path / "a.pdf").read_bytes()
+    b = write_factsheet(inputs, "Nordheim", tmp_path / "b.pdf").read_bytes()
+    assert a == b and b"/CreationDate" not in a
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    c = write_factsheet(inputs, "Nordheim", tmp_path / "c.pdf").read_bytes()
+    assert b"/CreationDate (D:20231114221320Z)" in c
+    assert write_factsheet(inputs, "Nordheim", tmp_path / "d.pdf").read_bytes() == c
+
+
+def test_balance_figures_from_the_summary(inputs):
+    summary = inputs.summary
+    row = summary[(summary["level"] == "municipality") & (summary["tier"] == "realistic")
+                  & (summary["share_realised"] == 1.0)].loc["Nordheim"]
+    real = balance_bars(summary, "Nordheim", inputs.techs, tier="realistic", measure="avoided_frame")
+    total = [b for b in real if b.total]
+    assert len(total) == 1
+    assert total[0].value == pytest.approx(row["avoided_t_co2e_a"] + row["sequestered_t_co2e_a"])
+    # the realistic tier adds up: its technologies' bars sum to its total
+    assert sum(b.value for b in real if not b.total) == pytest.approx(total[0].value)
+    assert [b.label for b in real if not b.total] == ["Wind", "Open-space PV", "Agroforestry / coppice"]
+    # the technical tier: per technology, never a total
+    tech = balance_bars(summary, "Nordheim", inputs.techs, tier="technical", measure="avoided_frame")
+    assert not any(b.total for b in tech) and len(tech) == 3
+    trow = summary[(summary["level"] == "municipality") & (summary["tier"] == "technical")
+                   & (summary["share_realised"] == 1.0)].loc["Nordheim"]
+    assert tech[1].value == pytest.approx(trow["pv_avoided_t_co2e_a"])
+    assert tech[1].low <= tech[1].value <= tech[1].high
+    # territorial frame: only what replaces fossil heat, and its share of the load
+    heat = balance_bars(summary, "Nordheim", inputs.techs, tier="realistic", measure="heat")
+    assert [b.label for b in heat] == ["Agroforestry / coppice"]
+    assert heat[0].value == pytest.approx(row["territorial_t_co2e_a"])
+    assert heat[0].note.endswith("of the load")
+
+
+def test_missing_data_in_words(inputs):
+    lines = " ".join(missing_data(inputs, "Nordheim"))
+    # the tiny region has no rasters: the soil criteria are left out
+    assert "soil quality" in lines and "nfk_mean" in lines
+    assert "energy-use figure" in lines  # the baseline has none
+
+
+def test_file_names():
+    assert slug("Leipzig") == "leipzig"
+    assert slug("Südheim") == "suedheim"
+    assert slug("Groß Särchen / Wendisch") == "gross-saerchen-wendisch"
+    assert factsheet_files(["Au", "AU"], ["1", "2"]) == {"Au": "au-1.pdf", "AU": "au-2.pdf"}
+
+
+def test_folder_swapped_as_a_whole(inputs, tmp_path, monkeypatch):
+    folder = tmp_path / "factsheets"
+    write_factsheets(inputs, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    (folder / "stale.pdf").write_bytes(b"old")  # the folder is replaced, not added to
+
+    def die(point):
+        if point == "between-renames:factsheets":
+            raise SystemExit("killed")
+
+    monkeypatch.setattr(factsheet, "crash_point", die)
+    with pytest.raises(SystemExit):
+        write_factsheets(inputs, folder)
+    assert not folder.exists() and (tmp_path / ".factsheets.old").is_dir()
+    clean_temporary(tmp_path)  # what the next run does first: the previous sheets are back
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "stale.pdf"])
+    monkeypatch.setattr(factsheet, "crash_point", lambda point: None)
+    write_factsheets(inputs, folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
