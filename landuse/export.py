@@ -360,7 +360,9 @@ def describe(column: str, layer: str | None = None) -> str:
         if rest == "score":
             return f"{title}: score of the eligible area (weighted soft criteria; empty where nothing is eligible)"
         if rest == "reason":
-            return f"{title}: why land is excluded or limited (rule names, ';'-separated)"
+            return (f"{title}: why land is excluded or limited (rules, ';'-separated; in the Shapefile as the codes "
+                    f"of the {technology.abbreviation}_x_<code> fields, lc_<class> for a land cover the technology "
+                    "does not use; in the GeoPackage by name)")
         if m := re.fullmatch(r"excl_(.+)_share", rest):
             return f"{title}: share of the parcel excluded by the rule '{m[1]}' ({_words(m[1])})"
         if m := re.fullmatch(r"sub_(.+)", rest):
@@ -887,6 +889,28 @@ def write_dbf(path: str | os.PathLike, fields: list[DbfField], n: int, date: tup
     return path
 
 
+def reason_codes(column: str, reasons: pd.Series) -> pd.Series:
+    """A technology's reasons (``<t>_reason``: rule names, ``;``-separated) as the codes of its
+    exclusion-share fields: ``settlement;building_group`` → ``set;bgrp``, as in ``wd_x_set`` and
+    ``wd_x_bgrp`` (the Shapefile's fixed-width text would otherwise be the widest field by far; the
+    GeoPackage keeps the names)."""
+    technology, _ = _technology_of(column)
+    prefix = f"{technology.abbreviation}_x_"
+
+    def code(rule: str) -> str:
+        name = short_name(f"{technology.name}_excl_{rule}_share")
+        return name[len(prefix):] if name.startswith(prefix) else rule
+
+    codes = {r: code(r) for text in reasons.dropna().unique() for r in str(text).split(";") if r}
+    return reasons.map(lambda t: ";".join(codes[r] for r in str(t).split(";") if r) if isinstance(t, str) else t)
+
+
+def shapefile_reasons(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The frame with every technology's reason column in :func:`reason_codes`."""
+    cols = [c for c in gdf.columns if c.endswith("_reason") and _technology_of(c)[0] is not None]
+    return gdf.assign(**{c: reason_codes(c, gdf[c]) for c in cols}) if cols else gdf
+
+
 def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.PathLike, *,
                      timestamp: str | None = None) -> Path:
     """One Shapefile per result layer (EPSG:25833, UTF-8 ``.cpg``, ``.qml`` styles) and
@@ -907,6 +931,7 @@ def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.Path
     try:
         rows = []
         for name, gdf in _frames(results).items():
+            gdf = shapefile_reasons(gdf)
             cols = [c for c in gdf.columns if c != gdf.geometry.name]
             mapping = short_names(cols)
             # GDAL writes the geometry (.shp, .shx, .prj, .cpg); the table is ours, with fitting widths

@@ -384,3 +384,13 @@ def test_units_in_headers():
     assert column_header("coverage_territorial_share_high") == "Load covered in the territorial balance, high (%)"
     assert column_header("share_realised") == "Share of the potential realised (%)"
     assert re.fullmatch(r".+: eligible area \(ha\)", column_header("pv_eligible_ha"))
+
+
+def test_shapefile_reasons_are_the_codes_of_the_exclusion_fields():
+    from landuse.export import reason_codes, short_name
+
+    got = reason_codes("wind_reason", pd.Series(["settlement;building_group", "land_cover_residential", "", None]))
+    assert got.iloc[0] == "set;bgrp" and got.iloc[1] == "lc_r" and got.iloc[2] == "" and pd.isna(got.iloc[3])
+    # each code is the field that holds the rule's excluded share
+    assert short_name("wind_excl_settlement_share") == "wd_x_set"
+    assert short_name("wind_excl_building_group_share") == "wd_x_bgrp"
