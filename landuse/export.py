@@ -44,7 +44,7 @@ import shapely
 
 from landuse import technologies
 from landuse.config import WORKING_CRS
-from landuse.io import OLD_MARK, TEMP_MARK, atomic_path, crash_point, write_table
+from landuse.io import TEMP_MARK, atomic_path, swap_folder, write_table
 from landuse.technologies import Output, ResultLayer, Technology
 
 log = logging.getLogger(__name__)
@@ -955,15 +955,7 @@ def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.Path
             "fields.csv gives each field's full name, unit and description (scheme: docs/shapefiles.md).\n"
             "Each layer has a QGIS style (.qml) beside it, which QGIS loads with the layer; parcels.<style>.qml\n"
             "are further styles (Layer Properties > Symbology > Style > Load Style).\n", encoding="utf-8")
-        # swap: between the two renames only the old version exists, under .<name>.old;
-        # clean_temporary puts it back if the process dies right there
-        backup = folder.with_name(f".{folder.name}{OLD_MARK}")
-        shutil.rmtree(backup, ignore_errors=True)
-        if folder.exists():
-            folder.rename(backup)
-        crash_point(f"between-renames:{folder.name}")
-        tmp.rename(folder)
-        shutil.rmtree(backup, ignore_errors=True)
+        swap_folder(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder

@@ -38,7 +38,7 @@ import shapely
 
 from landuse import __version__
 from landuse import technologies as registry
-from landuse.io import OLD_MARK, TEMP_MARK, crash_point, make_dir
+from landuse.io import TEMP_MARK, make_dir, swap_folder
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -1076,13 +1076,7 @@ def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike) -> Path:
     try:
         for name, _ in tqdm(munis, desc="fact sheets", unit="sheet", leave=False, disable=True if _quiet() else None):
             write_factsheet(inputs, name, tmp / files[name])
-        backup = folder.with_name(f".{folder.name}{OLD_MARK}")
-        shutil.rmtree(backup, ignore_errors=True)
-        if folder.exists():
-            folder.rename(backup)
-        crash_point(f"between-renames:{folder.name}")
-        tmp.rename(folder)
-        shutil.rmtree(backup, ignore_errors=True)
+        swap_folder(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("Wrote %d fact sheets to %s", len(munis), folder)

@@ -265,6 +265,27 @@ def crash_point(name: str) -> None:
         os._exit(137)
 
 
+def swap_folder(new: Path, folder: Path) -> Path:
+    """Put a completely written folder ``new`` in the place of ``folder`` (shapefiles, fact sheets).
+
+    Between the two renames only the old version exists, under ``.<name>.old``;
+    :func:`clean_temporary` puts it back if the process dies right there.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
+    backup = folder.with_name(f".{folder.name}{OLD_MARK}")
+    shutil.rmtree(backup, ignore_errors=True)
+    if folder.exists():
+        folder.rename(backup)
+    crash_point(f"between-renames:{folder.name}")
+    new.rename(folder)
+    shutil.rmtree(backup, ignore_errors=True)
+    return folder
+
+
 def clean_temporary(folder: str | os.PathLike) -> list[str]:
     """Tidy an output folder after an interrupted write: remove half-written ``.*.tmp-*`` files
     and folders, and put back a folder's previous version (``.<name>.old``) when the swap was cut

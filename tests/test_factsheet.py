@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
+import landuse.io
 from landuse import factsheet
 from landuse.cli import main
 from landuse.config import load_region
@@ -170,13 +171,13 @@ def test_folder_swapped_as_a_whole(inputs, tmp_path, monkeypatch):
         if point == "between-renames:factsheets":
             raise SystemExit("killed")
 
-    monkeypatch.setattr(factsheet, "crash_point", die)
+    monkeypatch.setattr(landuse.io, "crash_point", die)  # the swap (landuse.io.swap_folder)
     with pytest.raises(SystemExit):
         write_factsheets(inputs, folder)
     assert not folder.exists() and (tmp_path / ".factsheets.old").is_dir()
     clean_temporary(tmp_path)  # what the next run does first: the previous sheets are back
     assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "stale.pdf"])
-    monkeypatch.setattr(factsheet, "crash_point", lambda point: None)
+    monkeypatch.setattr(landuse.io, "crash_point", lambda point: None)
     write_factsheets(inputs, folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -380,3 +380,11 @@ def test_islands_in_a_hole_of_the_same_parcel_become_their_own():
     assert len(out) == 3 and out.geometry.area.sum() == pytest.approx(gdf.geometry.area.sum())
     assert out.geometry.iloc[0].equals(MultiPolygon([ring, apart])) and out.geometry.iloc[2].equals(island)
     assert out["class"].tolist() == ["transport", "other", "transport"]
+
+
+def test_robust_lengths_match_the_plain_overlay():
+    from landuse.parcels import _robust_lengths
+
+    lines = np.array([LineString([(0, 50), (300, 50)]), LineString([(50, -10), (50, 110)])], dtype=object)
+    zones = np.array([box(0, 0, 100, 100), box(0, 0, 100, 100)], dtype=object)
+    assert _robust_lengths(lines, zones) == pytest.approx([100.0, 100.0], abs=0.02)  # m inside the zone
