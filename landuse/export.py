@@ -275,7 +275,7 @@ def decimals_of(column: str, values: pd.Series | None = None) -> int:
 
 #: Words for the parts of column names (descriptions and workbook headers).
 WORDS = {
-    "settlement": "residential land", "building_group": "building group (≥ 5 buildings outside settlements)",
+    "settlement": "residential land", "building_group": "building group (≥ 5 dwellings outside settlements)",
     "single_building": "single building outside settlements", "motorway": "motorway",
     "trunk_primary": "trunk or primary road", "secondary": "secondary or tertiary road",
     "minor_road": "minor road or track", "railway": "railway", "main_railway": "main railway line",
