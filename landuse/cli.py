@@ -344,17 +344,35 @@ def factsheet(force: bool, **options) -> None:
     _written(_run(_pipeline_kwargs(**options), outputs=("factsheets",), force=force))
 
 
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Partition by municipality on a local Dask cluster of N worker processes (same results).",
+)
+scheduler_option = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Partition on a running Dask cluster (tcp://host:8786); workers must see the data and output folders.",
+)
+worker_memory_option = click.option(
+    "--worker-memory", default=None, metavar="SIZE",
+    help="Memory limit per local worker, e.g. 3GB (default: the machine's memory shared by the workers).",
+)
+
+
 @main.command()
 @pipeline_options
 @embed_option
 @force_option
+@workers_option
+@scheduler_option
+@worker_memory_option
 @_user_errors
-def run(embed: bool, force: bool, **options) -> None:
+def run(embed: bool, force: bool, workers: int | None, scheduler: str | None, worker_memory: str | None,
+        **options) -> None:
     """The whole job: layers, parcels, scores, balance, maps, exports and fact sheets (finished stages are reused)."""
 
     t0 = time.perf_counter()
     kwargs = _pipeline_kwargs(**options)
-    res = _run(kwargs, embed=embed, force=force)
+    res = _run(kwargs, embed=embed, force=force, workers=workers, scheduler=scheduler, worker_memory=worker_memory)
     from landuse.carbon import frame_table
 
     click.echo(_stages_line(res))

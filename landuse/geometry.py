@@ -117,7 +117,8 @@ def band_shares(areas: np.ndarray, lines: np.ndarray, widths: tuple[float, ...])
         return np.where(area[:, None] > 0, out / np.maximum(area[:, None], 1e-9), np.nan)
 
 
-def drop_small_patches(areas: np.ndarray, min_m2: float) -> tuple[np.ndarray, np.ndarray]:
+def drop_small_patches(areas: np.ndarray, min_m2: float, *, groups: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Remove patches (contiguous across the areas) smaller than ``min_m2``.
 
     Parameters
@@ -126,6 +127,9 @@ def drop_small_patches(areas: np.ndarray, min_m2: float) -> tuple[np.ndarray, np
         Polygons in EPSG:25833.
     min_m2 : float
         Smallest patch kept (m²); nothing is removed when ≤ 0.
+    groups : ndarray, optional
+        A label per area (e.g. the AGS): patches are formed within each group only, so a patch
+        does not depend on the areas of another municipality.
 
     Returns
     -------
@@ -135,9 +139,13 @@ def drop_small_patches(areas: np.ndarray, min_m2: float) -> tuple[np.ndarray, np
     area = shapely.area(areas)
     if min_m2 <= 0 or not (area > 0).any():
         return areas, np.zeros(len(areas))
-    patches = shapely.get_parts(shapely.union_all(areas[area > 0]))
-    small = patches[shapely.area(patches) < min_m2]
-    kept = clean(cut(areas, small))
+    labels = np.zeros(len(areas), dtype=int) if groups is None else pd.factorize(np.asarray(groups))[0]
+    kept = np.asarray(areas, dtype=object).copy()
+    for label in np.unique(labels[area > 0]):
+        mine = labels == label
+        patches = shapely.get_parts(shapely.union_all(areas[mine & (area > 0)]))
+        small = patches[shapely.area(patches) < min_m2]
+        kept[mine] = clean(cut(areas[mine], small))
     share = np.where(area > 0, 1 - shapely.area(kept) / np.maximum(area, 1e-9), 0.0)
     return kept, np.clip(np.round(share, 6), 0, 1)
 

@@ -131,11 +131,15 @@ class LayerSet:
         Rasters reprojected to EPSG:25833 (name → GeoTIFF).
     manifest : dict
         Provenance: sources, dates, licences, attribution, counts, checksums.
+    land_rows : DataFrame, optional
+        Land area by category per municipality (:func:`landuse.stats.municipal_land_rows`) when
+        the set does not hold the features: a partitioned run merges them from its parts.
     """
 
     layers: dict[str, gpd.GeoDataFrame]
     rasters: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    land_rows: pd.DataFrame | None = None
 
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
         return self.layers[name]
@@ -479,9 +483,15 @@ def build_layers(
     for name in LAYER_NAMES[1:]:
         layers[name] = _select(conform(raw.get(name, gpd.GeoDataFrame(geometry=[], crs=WORKING_CRS)),
                                        name, "osm"), aoi)
+    reach = {name: margin for name in LAYER_NAMES}
+    files_read: set[str] = set()
     for spec in src.get("files") or []:
         name, gdf = read_file_source(spec, data_dir)
-        extra = _select(conform(gdf, name, spec["path"]), aoi)
+        own = max(float(spec.get("reach_m") or 0.0), margin)
+        # a wider reach holds only while every feature of the layer was read that far
+        reach[name] = min(reach[name], own) if len(layers[name]) or name in files_read else own
+        files_read.add(name)
+        extra = _select(conform(gdf, name, spec["path"]), region_geom.buffer(own) if own > margin else aoi)
         layers[name] = pd.concat([layers[name], extra], ignore_index=True)
         manifest_sources.append(_source_entry(f"files:{name}", spec, data_dir / spec["path"]))
 
@@ -525,6 +535,8 @@ def build_layers(
         "landuse_version": __version__,
         "crs": WORKING_CRS,
         "margin_m": margin,
+        # how far around the region each layer holds every feature: distances reach that far
+        "reach_m": reach,
         "region_area_ha": round(region_geom.area / 1e4, 1),
         "coverage": coverage,
         "notes": notes,

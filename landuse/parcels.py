@@ -200,12 +200,15 @@ def _remainder(layers: LayerSet, cutters: np.ndarray, is_water: np.ndarray) -> g
     connected polygon, and dissolving it whole is slow; the cells also cut it into parcels of a
     size the later stages handle well. The grid is fixed in EPSG:25833, so the ids stay stable.
     """
-    region = shapely.union_all(municipal_geometries(layers["boundaries"]))
-    x0, y0, x1, y1 = region.bounds
     c = REMAINDER_CELL_M
-    xs, ys = np.meshgrid(np.arange(np.floor(x0 / c) * c, x1, c), np.arange(np.floor(y0 / c) * c, y1, c))
-    cells = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + c, ys.ravel() + c)
-    cells = shapely.intersection(cells[shapely.intersects(cells, region)], region)
+    pieces = []
+    # cells per municipality: a cell on a border is cut there whichever neighbours are in the region
+    for area in municipal_geometries(layers["boundaries"]):
+        x0, y0, x1, y1 = area.bounds
+        xs, ys = np.meshgrid(np.arange(np.floor(x0 / c) * c, x1, c), np.arange(np.floor(y0 / c) * c, y1, c))
+        cells = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + c, ys.ravel() + c)
+        pieces.append(shapely.intersection(cells[shapely.intersects(cells, area)], area))
+    cells = np.concatenate(pieces) if pieces else np.array([], dtype=object)
     transport = _dissolve_per_cell(cells, cutters[~is_water])
     water = shapely.difference(_dissolve_per_cell(cells, cutters[is_water]), transport)
     mapped = _dissolve_per_cell(cells, layers["landcover"].geometry.values)
@@ -660,6 +663,27 @@ def slope_raster(dem_path: str | os.PathLike, out_path: str | os.PathLike) -> Pa
     return Path(out_path)
 
 
+def layer_reach_m(layers: LayerSet, layer: str) -> float:
+    """How far (m) around the region the store holds every feature of ``layer`` (its manifest's
+    ``reach_m``, else the margin; infinite for a store without either).
+
+    Distances are capped there: a feature farther out may be missing, and the cap makes a
+    municipality's distances the same in every region it is part of (``≥ reach`` for all).
+    """
+    manifest = layers.manifest or {}
+    reach = (manifest.get("reach_m") or {}).get(layer, manifest.get("margin_m"))
+    return float(reach) if reach else np.inf
+
+
+def _capped(distance: np.ndarray, layers: LayerSet, layer: str) -> np.ndarray:
+    """Distances capped at the layer's reach; none within reach reads as the reach, while an empty
+    layer stays unknown (NaN: its criteria give their weight to the others)."""
+    if layers[layer].empty:
+        return distance
+    reach = layer_reach_m(layers, layer)
+    return np.where(np.isnan(distance), reach, np.minimum(distance, reach))
+
+
 def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dict | None = None) -> gpd.GeoDataFrame:
     """Add every siting attribute to parcels (on the input's index).
 
@@ -668,7 +692,8 @@ def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dic
     residential building groups (``dist_building_group_m``) and single buildings
     (``dist_single_building_m``) outside settlements, protected-area shares, waterway length
     along the parcel (``waterway_length_m``), raster statistics for each raster of the store.
-    Distances use features in the layer margin, across the region's border.
+    Distances use features in the layer margin, across the region's border, and are capped at
+    the layer's reach (:func:`layer_reach_m`; a value equal to the reach reads "at least").
 
     Parameters
     ----------
@@ -698,11 +723,13 @@ def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dic
         src = layers[layer]
         if query and len(src):
             src = src.query(query)
-        out[col] = nearest_distance(geoms, src.geometry.values)
+        out[col] = _capped(nearest_distance(geoms, src.geometry.values), layers, layer)
     groups = building_groups(layers, s)
     is_group = groups["group_size"].to_numpy() >= s["building_group_min"]
-    out["dist_building_group_m"] = nearest_distance(geoms, groups.geometry.values[is_group])
-    out["dist_single_building_m"] = nearest_distance(geoms, groups.geometry.values[~is_group])
+    out["dist_building_group_m"] = _capped(nearest_distance(geoms, groups.geometry.values[is_group]), layers,
+                                           "buildings")
+    out["dist_single_building_m"] = _capped(nearest_distance(geoms, groups.geometry.values[~is_group]), layers,
+                                            "buildings")
     out = pd.concat([out, protected_shares(out, layers["protected_areas"])], axis=1)
     out["waterway_length_m"] = waterway_length(out, layers["waterways"], s["riparian_strip_m"])
     rasters = dict(layers.rasters)

@@ -389,7 +389,8 @@ def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_su
 def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, out=None, criteria=None,
         parameters=None, scenario: str = "default", until: Stage = "outputs", outputs: tuple[str, ...] = OUTPUTS,
         force: bool = False, embed: bool = True, load_year: int | None = None,
-        allow_out_of_range: bool = False,
+        allow_out_of_range: bool = False, workers: int | None = None, scheduler: str | None = None,
+        worker_memory: str | None = None,
         progress: Callable[[str], None] | None = None) -> dict[str, StageResult]:
     """The job up to stage ``until``; each stage is reused while its key is unchanged.
 
@@ -423,6 +424,14 @@ def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, 
     allow_out_of_range : bool
         Accept values outside their declared ranges; each is logged and recorded in the
         metadata (``out_of_range``).
+    workers : int, optional
+        Partition the run by municipality on a local Dask cluster of this many worker processes
+        (:mod:`landuse.partition`): layers, parcels and suitability per municipality, merged; the
+        results equal a single-process run's.
+    scheduler : str, optional
+        Address of a running Dask scheduler to partition on instead (``tcp://host:8786``).
+    worker_memory : str, optional
+        Memory limit per local worker (``"3GB"``; default: the machine's memory shared).
     progress : callable, optional
         Called with each stage's name before it runs.
 
@@ -436,22 +445,57 @@ def run(region: Region | str = "leipzig-wurzen", *, data=None, layers_dir=None, 
     with schema.out_of_range_allowed() if allow_out_of_range else contextlib.nullcontext() as allowed:
         ctx = context(region, data=data, layers_dir=layers_dir, out=out, criteria=criteria, parameters=parameters,
                       scenario=scenario, force=force, embed=embed, load_year=load_year, out_of_range=allowed)
-        return _run_stages(ctx, until, outputs, progress)
+        partitioned = None
+        if workers or scheduler:
+            partitioned = {"workers": workers, "scheduler": scheduler, "memory_limit": worker_memory,
+                           "criteria": criteria, "allow_out_of_range": allow_out_of_range}
+        return _run_stages(ctx, until, outputs, progress, partitioned=partitioned)
+
+
+def run_partitioned(ctx: Context, *, workers: int | None = None, scheduler: str | None = None,
+                    memory_limit: str | None = None, criteria=None,
+                    allow_out_of_range: bool = False) -> dict[str, StageResult]:
+    """Stages 1–3 per municipality on a Dask cluster (:mod:`landuse.partition`), merged into the
+    whole region's layers, parcels and suitability."""
+    from landuse.config import resolve_data_dir
+    from landuse.parcels import parcel_summary
+    from landuse.partition import merge_parts, parts_of, run_parts
+
+    parts = parts_of(ctx.region, layers_dir=ctx.layers_dir, out=ctx.out)
+    records = run_parts(parts, workers=workers, scheduler=scheduler, memory_limit=memory_limit,
+                        data=resolve_data_dir(ctx.region, ctx.data), criteria=criteria, scenario=ctx.scenario,
+                        force=ctx.force, allow_out_of_range=allow_out_of_range)
+    layers, parcels, frames, summary = merge_parts(ctx.region, records, technologies=list(ctx.rule_sets),
+                                                   scenario=ctx.scenario)
+    keys = {stage: config_hash([r["keys"][stage] for r in records]) for stage in ("layers", "parcels", "suitability")}
+    reused = {stage: all(r["reused"][stage] for r in records) for stage in keys}
+    log.info("Partitions: %d municipalities; slowest %.0f s; peak memory per worker %d MB",
+             len(records), max(r["seconds"] for r in records), max(r["peak_mb"] for r in records))
+    return {"layers": StageResult(layers, keys["layers"], reused["layers"]),
+            "parcels": StageResult(parcels, keys["parcels"], reused["parcels"], parcel_summary(parcels)),
+            "suitability": StageResult(frames, config_hash(keys["suitability"], _rules_key(ctx.rule_sets)),
+                                       reused["suitability"], summary)}
 
 
 def _run_stages(ctx: Context, until: Stage, outputs: tuple[str, ...],
-                progress: Callable[[str], None] | None) -> dict[str, StageResult]:
+                progress: Callable[[str], None] | None, *, partitioned: dict | None = None) -> dict[str, StageResult]:
     step = progress or (lambda name: None)
     last = STAGES.index(until)
     res: dict[str, StageResult] = {}
-    step("layers")
-    res["layers"] = run_layers(ctx)
-    if last >= 1:
-        step("parcels")
-        res["parcels"] = run_parcels(ctx, res["layers"])
-    if last >= 2:
-        step("suitability")
-        res["suitability"] = run_suitability(ctx, res["layers"], res["parcels"])
+    if partitioned is not None:
+        for name in STAGES[:3]:
+            step(name)
+        merged = run_partitioned(ctx, **partitioned)
+        res.update({k: v for k, v in merged.items() if STAGES.index(k) <= last})
+    else:
+        step("layers")
+        res["layers"] = run_layers(ctx)
+        if last >= 1:
+            step("parcels")
+            res["parcels"] = run_parcels(ctx, res["layers"])
+        if last >= 2:
+            step("suitability")
+            res["suitability"] = run_suitability(ctx, res["layers"], res["parcels"])
     if last >= 3:
         step("balance")
         res["balance"] = run_balance(ctx, res["layers"], res["suitability"])
@@ -462,4 +506,4 @@ def _run_stages(ctx: Context, until: Stage, outputs: tuple[str, ...],
 
 
 __all__ = ["run", "context", "Context", "StageResult", "run_layers", "run_parcels", "run_suitability", "run_balance",
-           "run_outputs", "scenario_dir", "export_timestamp", "STAGES", "OUTPUTS"]
+           "run_outputs", "run_partitioned", "scenario_dir", "export_timestamp", "STAGES", "OUTPUTS"]

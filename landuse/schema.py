@@ -936,6 +936,9 @@ class FileSource(_FileProvenance):
     #: Canonical column → the file column (or ``{column, factor}``), e.g. ``capacity_mw:
     #: {column: gross_kw, factor: 0.001}``.
     fields: dict[str, str | FieldMap] = Field(default_factory=dict)
+    #: Metres around the region the file's features are kept (default: the layer margin), for
+    #: layers a distance criterion reads far out (the grid-distance curves reach 30 km).
+    reach_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
 
     @model_validator(mode="after")
     def _one_class(self):

@@ -60,7 +60,9 @@ def municipal_geometries(boundaries: gpd.GeoDataFrame) -> np.ndarray:
     for rank, k in enumerate(order[1:], start=1):
         earlier = geoms[order[:rank]]
         touching = earlier[shapely.intersects(earlier, geoms[k])]
-        if len(touching):
+        # borders already made disjoint (read_boundaries) only touch: leave them as they are, so a
+        # municipality is the same alone and beside its neighbours
+        if len(touching) and shapely.area(shapely.intersection(geoms[k], shapely.union_all(touching))) > 1.0:
             out[k] = shapely.difference(geoms[k], shapely.union_all(touching))
     return out
 
@@ -155,25 +157,17 @@ def mapped_area(layers: LayerSet, area: shapely.Geometry | None = None) -> shape
     return shapely.union_all(_within(layers["landcover"], area).geometry.values)
 
 
-def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
-    """Land area by category per municipality, per group and for the region, in ha,
-    side by side with the baseline figures and the difference in %.
+def municipal_land_rows(layers: LayerSet) -> pd.DataFrame:
+    """Land area (ha) by category per municipality of the layers' boundaries.
 
     Settlement, transport, vegetation & water and unmapped are disjoint and add up to the land
     area (transport wins over settlement where they overlap, both over open land).
 
-    Parameters
-    ----------
-    layers : LayerSet
-    region : Region
-        Its ``baseline`` (``groups``) gives the official figures.
-
     Returns
     -------
     DataFrame
-        Index: municipality names, group names, "Region". Columns: ``<category>`` computed,
-        ``<category>_baseline`` and ``<category>_diff_pct`` where the baseline has a figure
-        (the baseline has none for ``unmapped_ha``).
+        Index: municipality names; ``group``, ``land_area_ha``, ``settlement_ha``,
+        ``transport_ha``, ``vegetation_water_ha``, ``unmapped_ha``.
     """
     rules = load_stats_rules()
     region_geom = layers.region_geometry
@@ -191,6 +185,32 @@ def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
     }, index=pd.Index(b["name"].to_numpy(), name="area"))
     rows["unmapped_ha"] = (rows["land_area_ha"] - rows["settlement_ha"] - rows["transport_ha"]
                            - rows["vegetation_water_ha"]).clip(lower=0.0)
+    return rows
+
+
+def land_statistics(layers: LayerSet, region: Region) -> pd.DataFrame:
+    """Land area by category per municipality, per group and for the region, in ha,
+    side by side with the baseline figures and the difference in %.
+
+    Parameters
+    ----------
+    layers : LayerSet
+        Its ``land_rows`` when set (a partitioned run), else computed from its features
+        (:func:`municipal_land_rows`).
+    region : Region
+        Its ``baseline`` (``groups``) gives the official figures.
+
+    Returns
+    -------
+    DataFrame
+        Index: municipality names, group names, "Region". Columns: ``<category>`` computed,
+        ``<category>_baseline`` and ``<category>_diff_pct`` where the baseline has a figure
+        (the baseline has none for ``unmapped_ha``).
+    """
+    rows = layers.land_rows if layers.land_rows is not None else municipal_land_rows(layers)
+    # the region's groups (a part's rows carry its municipality's group)
+    groups_of = {m.name: m.group for m in region.municipalities}
+    rows = rows.assign(group=[groups_of.get(n, g) for n, g in zip(rows.index, rows["group"], strict=True)])
     groups = rows.groupby("group", sort=False).sum(numeric_only=True)
     total = rows.sum(numeric_only=True).to_frame("Region").T
     table = pd.concat([rows.drop(columns="group"), groups, total])

@@ -196,7 +196,7 @@ def test_repowering_replaces_a_small_unit_closer_than_the_1000_m_rule():
     assert units["candidate"].iloc[0] and units["why"].iloc[0] == "small"
     assert len(placed) >= 1 and placed["repowering"].all()
     assert units["replaced_by"].iloc[0] in set(placed["turbine_id"])
-    assert placed.loc[placed["turbine_id"] == units["replaced_by"].iloc[0], "replaces"].iloc[0] == "EWT001"
+    assert placed.loc[placed["turbine_id"] == units["replaced_by"].iloc[0], "replaces"].iloc[0] == "EWT1-01"
     # every repowering turbine keeps 2 × total height from the village and stands within 5 × 247 m of the unit
     assert (shapely.distance(placed.geometry.values, village) >= 2 * 247 - 1e-6).all()
     assert (shapely.distance(placed.geometry.values, shapely.Point(600, 700)) <= 5 * 247).all()
@@ -252,3 +252,55 @@ def test_industrial_land_takes_turbines_with_the_rotor_off_its_buildings():
     assert len(t) >= 5 and res["table"].loc["p0", "score"] > 0
     assert not shapely.intersects(shapely.buffer(t.geometry.values, 80), hall).any()  # rotor discs clear the hall
     assert res["table"].loc["p0", "sub_land_cover"] == 50
+
+
+def test_border_band_keeps_half_the_spacing_ellipse_on_each_side():
+    from landuse.technologies.wind import border_band
+
+    # two square municipalities side by side; the wind from the south-west (225°): ellipse 800 m × 480 m
+    west, east = box(0, 0, 4000, 4000), box(4000, 0, 8000, 4000)
+    bw = border_band(west, along_m=800, across_m=480)
+    be = border_band(east, along_m=800, across_m=480)
+    u = np.array([np.sin(np.radians(225)), np.cos(np.radians(225))])
+    v = np.array([u[1], -u[0]])
+    # along x, the half ellipse reaches sqrt((400 sin45)^2 + (240 cos45)^2) = 329.8 m from the border
+    reach = np.hypot(400 * np.sin(np.radians(45)), 240 * np.cos(np.radians(45)))
+    assert bw.contains(shapely.Point(4000 - reach + 2, 2000)) and not bw.contains(shapely.Point(4000 - reach - 2, 2000))
+    # any tower of the west outside its band and any of the east outside its band keep the whole ellipse
+    rng = np.random.default_rng(1)
+    pw = rng.uniform([3000, 500], [4000, 3500], size=(4000, 2))
+    pe = rng.uniform([4000, 500], [5000, 3500], size=(4000, 2))
+    pw = pw[~shapely.contains_xy(bw, pw[:, 0], pw[:, 1])]
+    pe = pe[~shapely.contains_xy(be, pe[:, 0], pe[:, 1])]
+    d = pw[:, None, :] - pe[None, :, :]
+    q = np.hypot((d @ u) / 800, (d @ v) / 480)
+    assert q.min() >= 1 - 1e-6
+    assert q.min() < 1.05  # and the band is no wider than it must be
+
+
+def test_each_municipality_places_its_own_turbines_away_from_the_border():
+    from landuse.layers import LayerSet
+
+    rules = load_rule_set("wind")
+    layers = _wind_layers()
+    west, east = box(0, 0, 4000, 4000), box(4000, 0, 8000, 4000)
+    layers.layers["boundaries"] = conform(gpd.GeoDataFrame({"ags": ["1", "2"], "name": ["W", "E"], "group": "G"},
+                                                           geometry=[west, east], crs=WORKING_CRS),
+                                          "boundaries", "test")
+    both = gpd.GeoDataFrame({"class": "arable", "ags": ["1", "2"], "municipality": ["W", "E"]},
+                            geometry=[west, east], crs=WORKING_CRS, index=["w", "e"])
+    together = score_technology(both, layers, rules)["turbines"]
+    alone = score_technology(both.loc[["w"]], LayerSet({**layers.layers, "boundaries": layers["boundaries"].iloc[:1]}),
+                             rules)["turbines"]
+    west_turbines = together[together["parcel_id"] == "w"]
+    assert len(west_turbines) >= 3 and (together["parcel_id"] == "e").sum() >= 3
+    # the west's turbines do not depend on the east: the same with or without it
+    assert list(west_turbines["turbine_id"]) == list(alone["turbine_id"])
+    assert np.allclose(west_turbines[["x", "y"]].to_numpy(), alone[["x", "y"]].to_numpy())
+    assert all(t.startswith("WT1-") for t in west_turbines["turbine_id"])
+    # across the border every pair keeps the 5 D × 3 D ellipse
+    u = np.array([np.sin(np.radians(225)), np.cos(np.radians(225))])
+    v = np.array([u[1], -u[0]])
+    e = together[together["parcel_id"] == "e"]
+    d = west_turbines[["x", "y"]].to_numpy()[:, None, :] - e[["x", "y"]].to_numpy()[None, :, :]
+    assert np.hypot((d @ u) / 800, (d @ v) / 480).min() >= 1 - 1e-9

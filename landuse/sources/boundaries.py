@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import geopandas as gpd
+import shapely
 
 from landuse.config import WORKING_CRS, Region
 from landuse.errors import ConfigError, DataError
@@ -96,9 +97,44 @@ def read_boundaries(spec: dict, data_dir: Path, region: Region) -> gpd.GeoDataFr
     path = data_dir / spec["path"]
     table = read_vector(path, layer=spec.get("layer"), crs=spec.get("crs"), encoding=spec.get("encoding"))
     table = repair_geometries(table, f"{path}")
-    out = select_municipalities(table, region, ags_field=spec.get("ags_field", "AGS"),
-                                name_field=spec.get("name_field", "GEN"), source=str(path))
-    return out.to_crs(WORKING_CRS)
+    ags_field = spec.get("ags_field", "AGS")
+    out = select_municipalities(table, region, ags_field=ags_field, name_field=spec.get("name_field", "GEN"),
+                                source=str(path))
+    return without_overlaps(out.to_crs(WORKING_CRS), table.to_crs(WORKING_CRS), ags_field=ags_field)
+
+
+def without_overlaps(selected: gpd.GeoDataFrame, table: gpd.GeoDataFrame, *, ags_field: str) -> gpd.GeoDataFrame:
+    """Each selected municipality without the land it shares with any municipality of the file
+    with a lower AGS (VG250's simplified borders overlap their neighbours by up to 45 ha).
+
+    The rule looks at every neighbour in the file, not only those of the region, so a
+    municipality has the same area in every region it is part of (and in each partition of a
+    partitioned run).
+
+    Parameters
+    ----------
+    selected : GeoDataFrame
+        The region's municipalities (``ags``), EPSG:25833.
+    table : GeoDataFrame
+        Every feature of the boundaries file, EPSG:25833.
+    ags_field : str
+        AGS column of ``table``.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``selected`` with its geometries cut.
+    """
+    keys = table[ags_field].astype(str).str.strip().to_numpy()
+    geoms = table.geometry.values
+    tree = shapely.STRtree(geoms)
+    out = selected.geometry.values.copy()
+    for k, (ags, geom) in enumerate(zip(selected["ags"].astype(str), out, strict=True)):
+        near = tree.query(geom, predicate="intersects")
+        lower = geoms[near[keys[near] < ags]]
+        if len(lower):
+            out[k] = shapely.difference(geom, shapely.union_all(lower))
+    return selected.set_geometry(out)
 
 
 def geocode_boundaries(region: Region) -> gpd.GeoDataFrame:

@@ -54,6 +54,49 @@ def raster_crs(src: rasterio.io.DatasetReader, path: Path, crs: str | None = Non
     )
 
 
+def resample_exact(data: np.ndarray, src_transform, src_crs, dst_transform, dst_crs, shape: tuple[int, int], *,
+                   order: int = 0) -> np.ndarray:
+    """Each destination cell's value at its centre, transformed exactly to the source
+    (nearest: ``order`` 0; bilinear: 1).
+
+    GDAL's warper approximates the transformation over each chunk of the destination, so a cell
+    can read differently in a larger or smaller extent; here a cell's value depends only on the
+    cell, and a municipality reads the same values in every region it is part of.
+
+    Parameters
+    ----------
+    data : ndarray
+        Source band (float, NaN for nodata).
+    src_transform, dst_transform : Affine
+    src_crs, dst_crs : CRS
+    shape : (int, int)
+        Destination rows and columns.
+    order : int
+        0 nearest, 1 bilinear (NaN spreads to the cells that touch it).
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    from pyproj import Transformer
+    from scipy.ndimage import map_coordinates
+
+    rows, cols = shape
+    x = dst_transform.c + (np.arange(cols) + 0.5) * dst_transform.a
+    y = dst_transform.f + (np.arange(rows) + 0.5) * dst_transform.e
+    out = np.full(shape, np.nan, dtype=np.float32)
+    to_src = Transformer.from_crs(dst_crs, src_crs, always_xy=True)
+    inverse = ~src_transform
+    for r0 in range(0, rows, 512):  # bands of rows: bounded memory for large extents
+        xx, yy = np.meshgrid(x, y[r0:r0 + 512])
+        sx, sy = to_src.transform(xx, yy)
+        col, row = inverse * (sx, sy)
+        # map_coordinates samples at index positions, i.e. cell centres at col - 0.5
+        out[r0:r0 + 512] = map_coordinates(data, [row - 0.5, col - 0.5], order=order, mode="constant",
+                                           cval=np.nan, prefilter=False)
+    return out
+
+
 def reproject_raster(
     src_path: str | Path,
     dst_path: str | Path,
@@ -123,12 +166,16 @@ def reproject_raster(
         height = int(round((top - bottom) / resolution))
         dst_transform = rasterio.transform.from_origin(left, top, resolution, resolution)
         data = np.full((height, width), np.nan, dtype=np.float32)
-        reproject(
-            source=src_data, destination=data,
-            src_transform=src.transform, src_crs=src_crs, src_nodata=np.nan,
-            dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=np.nan,
-            resampling=resampling,
-        )
+        if resampling in (Resampling.nearest, Resampling.bilinear):
+            data = resample_exact(src_data, src.transform, src_crs, dst_transform, dst_crs, (height, width),
+                                  order=0 if resampling == Resampling.nearest else 1)
+        else:
+            reproject(
+                source=src_data, destination=data,
+                src_transform=src.transform, src_crs=src_crs, src_nodata=np.nan,
+                dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=np.nan,
+                resampling=resampling,
+            )
         profile = {
             "driver": "GTiff", "height": height, "width": width, "count": 1,
             "dtype": "float32", "crs": dst_crs, "transform": dst_transform, "nodata": np.nan,

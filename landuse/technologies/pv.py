@@ -93,7 +93,8 @@ class PV(Technology):
         agri = np.where(good_soil, eligible, shapely.Polygon())
         eligible = np.where(good_soil, shapely.Polygon(), eligible)
         table.loc[good_soil & (table["eligible_ha"] > 0).to_numpy(), "reason"] += ";soil_agri_pv_only"
-        eligible, small_share = drop_small_patches(eligible, v.get("min_patch_ha", 0) * 1e4)
+        eligible, small_share = drop_small_patches(eligible, v.get("min_patch_ha", 0) * 1e4,
+                                                   groups=parcels["ags"].to_numpy() if "ags" in parcels else None)
         table["excl_min_patch_share"] = small_share
         table.loc[small_share > 0, "reason"] += ";min_patch"
         table["eligible_ha"] = shapely.area(eligible) / 1e4

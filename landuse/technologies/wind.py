@@ -40,7 +40,9 @@ def place_turbines(
     spacing_across_d: float = 3.0,
     main_wind_direction_deg: float = 225.0,
     existing: np.ndarray | None = None,
+    keep_out: shapely.Geometry | None = None,
     first_id: int = 1,
+    id_prefix: str = "WT",
 ) -> gpd.GeoDataFrame:
     """Place turbines in eligible areas with elliptical spacing.
 
@@ -64,8 +66,12 @@ def place_turbines(
     existing : ndarray, optional
         (n, 2) tower positions (m) of turbines that stay; new ones keep the same spacing ellipse
         to them.
+    keep_out : shapely.Geometry, optional
+        Where no tower may stand (e.g. :func:`border_band`).
     first_id : int
         Number of the first ``turbine_id``.
+    id_prefix : str
+        Text before the number of each ``turbine_id``.
 
     Returns
     -------
@@ -79,6 +85,8 @@ def place_turbines(
         return empty
     radius = rotor_diameter_m / 2
     towers = shapely.buffer(shapely.union_all(eligible.geometry.values), -radius, quad_segs=16)
+    if keep_out is not None and not keep_out.is_empty:
+        towers = shapely.difference(towers, keep_out)
     patches = shapely.get_parts(towers)
     patches = patches[~shapely.is_empty(patches)]
     if len(patches) == 0:
@@ -119,13 +127,45 @@ def place_turbines(
     pi, ei = elig.sindex.query(points, predicate="dwithin", distance=1e-6)
     parcel = pd.Series(elig[id_col].to_numpy()[ei], index=pi).groupby(level=0).first().reindex(range(len(points)))
     return gpd.GeoDataFrame({
-        "turbine_id": [f"WT{i + first_id:04d}" for i in range(len(points))],
+        "turbine_id": [f"{id_prefix}{i + first_id:04d}" for i in range(len(points))],
         "parcel_id": parcel.to_numpy(), "x": placed[:, 0], "y": placed[:, 1], "rated_power_mw": rated_power_mw,
     }, geometry=points, crs=WORKING_CRS)
 
 
+def border_band(area: shapely.Geometry, *, along_m: float, across_m: float,
+                main_wind_direction_deg: float = 225.0) -> shapely.Geometry:
+    """Where a tower would come closer to the border of ``area`` than half the spacing ellipse.
+
+    Towers outside the band of two neighbouring municipalities keep the whole ellipse to each
+    other (the ellipse distance is a norm: half from each side adds up to one), so each
+    municipality's turbines can be placed without its neighbours' — the same in every region
+    and partition it is part of.
+
+    Parameters
+    ----------
+    area : shapely.Geometry
+        The municipality (EPSG:25833).
+    along_m, across_m : float
+        Spacing (m) along and across the main wind direction (the ellipse's full axes).
+    main_wind_direction_deg : float
+
+    Returns
+    -------
+    shapely.Geometry
+        The band: the border swept by the half ellipse.
+    """
+    if area is None or area.is_empty:
+        return shapely.Polygon()
+    u, v = _wind_axes(main_wind_direction_deg)
+    a, b = along_m / 2, across_m / 2
+    # to the frame where the half ellipse is the unit circle, buffer by 1, and back
+    to_unit = shapely.transform(shapely.boundary(area), lambda xy: np.column_stack([xy @ u / a, xy @ v / b]))
+    band = shapely.buffer(to_unit, 1.0, quad_segs=16)
+    return shapely.transform(band, lambda xy: xy[:, :1] * a * u + xy[:, 1:] * b * v)
+
+
 def existing_units(plants: gpd.GeoDataFrame, eligible: np.ndarray, *, max_mw: float,
-                   max_hub_m: float) -> gpd.GeoDataFrame:
+                   max_hub_m: float, home: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Existing wind units with their repowering candidacy.
 
     A unit is a candidate when a modern turbine could replace it: it is small or low (rated power
@@ -139,17 +179,25 @@ def existing_units(plants: gpd.GeoDataFrame, eligible: np.ndarray, *, max_mw: fl
     eligible : ndarray
         Eligible geometries of the new turbines.
     max_mw, max_hub_m : float
+    home : ndarray of str, optional
+        AGS of the municipality each plant stands in (``""`` outside the region); numbers the
+        units per municipality.
 
     Returns
     -------
     GeoDataFrame
-        Points with ``unit_id`` (EWT001…, by position), ``capacity_mw``, ``hub_height_m``,
-        ``rotor_diameter_m``, ``candidate`` (bool) and ``why`` (``small``, ``in_eligible_area``).
+        Points with ``unit_id`` (``EWT<ags>-01``…, by position), ``ags``, ``capacity_mw``,
+        ``hub_height_m``, ``rotor_diameter_m``, ``candidate`` (bool) and ``why`` (``small``,
+        ``in_eligible_area``).
     """
-    wind = plants[plants["technology"].eq("wind")] if len(plants) else plants
+    is_wind = plants["technology"].eq("wind").to_numpy() if len(plants) else np.zeros(0, dtype=bool)
+    wind = plants[is_wind]
+    home = np.full(len(plants), "", dtype=object) if home is None else np.asarray(home, dtype=object)
+    home = home[is_wind]
     pts = shapely.point_on_surface(wind.geometry.values) if len(wind) else np.array([], dtype=object)
-    order = np.lexsort((shapely.get_y(pts), shapely.get_x(pts))) if len(pts) else np.array([], dtype=int)
-    wind, pts = wind.iloc[order], pts[order]
+    order = (np.lexsort((shapely.get_y(pts), shapely.get_x(pts), home.astype(str))) if len(pts)
+             else np.array([], dtype=int))
+    wind, pts, home = wind.iloc[order], pts[order], home[order]
     cap = pd.to_numeric(wind.get("capacity_mw", pd.Series(dtype=float)), errors="coerce").to_numpy(float)
     hub = pd.to_numeric(wind.get("hub_height_m", pd.Series(dtype=float)), errors="coerce").to_numpy(float)
     rotor = pd.to_numeric(wind.get("rotor_diameter_m", pd.Series(dtype=float)), errors="coerce").to_numpy(float)
@@ -157,10 +205,28 @@ def existing_units(plants: gpd.GeoDataFrame, eligible: np.ndarray, *, max_mw: fl
     area = shapely.union_all(eligible[~shapely.is_empty(eligible)]) if len(eligible) else shapely.Polygon()
     inside = shapely.intersects(area, pts) if len(pts) else np.zeros(0, dtype=bool)
     why = np.where(small, "small", np.where(inside, "in_eligible_area", ""))
+    number = pd.Series(home).groupby(home).cumcount().to_numpy() + 1 if len(pts) else np.zeros(0, dtype=int)
     return gpd.GeoDataFrame({
-        "unit_id": [f"EWT{i + 1:03d}" for i in range(len(pts))], "capacity_mw": cap, "hub_height_m": hub,
-        "rotor_diameter_m": rotor, "candidate": small | inside, "why": why,
+        "unit_id": [f"EWT{h}-{k:02d}" for h, k in zip(home, number, strict=True)], "ags": home,
+        "capacity_mw": cap, "hub_height_m": hub, "rotor_diameter_m": rotor, "candidate": small | inside, "why": why,
     }, geometry=list(pts), crs=WORKING_CRS)
+
+
+def home_municipality(points: np.ndarray, parcels: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> np.ndarray:
+    """AGS of the municipality each point stands in (``""`` outside the region's municipalities);
+    without boundaries (fixtures), that of the nearest parcel."""
+    out = np.full(len(points), "", dtype=object)
+    if len(points) == 0:
+        return out
+    if len(boundaries):
+        pi, bi = shapely.STRtree(boundaries.geometry.values).query(points, predicate="intersects")
+        keep = np.isin(boundaries["ags"].astype(str).to_numpy()[bi], parcels["ags"].astype(str).unique())
+        out[pi[keep]] = boundaries["ags"].astype(str).to_numpy()[bi[keep]]
+        return out
+    if len(parcels):
+        near = parcels.sindex.nearest(points, return_all=False)
+        out[near[0]] = parcels["ags"].astype(str).to_numpy()[near[1]]
+    return out
 
 
 def assign_replacements(units: gpd.GeoDataFrame, turbines: gpd.GeoDataFrame, radius_m: float) -> pd.Series:
@@ -225,14 +291,22 @@ class Wind(Technology):
         ``repowering_radius_total_heights`` × total height; count them per parcel (``turbines``), and
         again at the ends of the declared ranges: ``turbines_low`` with the widest spacing and the
         largest rotor, ``turbines_high`` with the tightest spacing and the smallest rotor (the eligible
-        area is the central turbine's). Energy per turbine from the wind-speed raster (:meth:`_yields`)."""
+        area is the central turbine's). Energy per turbine from the wind-speed raster (:meth:`_yields`).
+
+        Each municipality is placed on its own: its towers stand in its eligible area outside the
+        :func:`border_band` of its border, and replace only units standing in it (the others stay and
+        keep their spacing). So a municipality's turbines are the same whichever region or partition
+        it is computed in."""
         v = a.rules.values
         area = area_frame(a.parcels.index, a.eligible, a.table["eligible_ha"])
-        units = existing_units(a.layers["existing_plants"], a.eligible, max_mw=v.get("repowering_max_mw", 0.0),
-                               max_hub_m=v.get("repowering_max_hub_m", 0.0))
+        plants = a.layers["existing_plants"]
+        home = home_municipality(shapely.point_on_surface(plants.geometry.values) if len(plants)
+                                 else np.array([], dtype=object), a.parcels, a.layers["boundaries"])
+        units = existing_units(plants, a.eligible, max_mw=v.get("repowering_max_mw", 0.0),
+                               max_hub_m=v.get("repowering_max_hub_m", 0.0), home=home)
         radius = v.get("repowering_radius_total_heights", 0.0) * v.get("total_height_m", 0.0)
         for column, end in (("turbines", "value"), ("turbines_low", "low"), ("turbines_high", "high")):
-            placed, replaced_by = self._place(a, area, units, self._design(a.rules, end), radius)
+            placed, replaced_by = self._place_per_municipality(a, area, units, self._design(a.rules, end), radius)
             a.table[column] = placed.groupby("parcel_id").size().reindex(a.parcels.index).fillna(0).astype(int)
             if end != "value":
                 continue
@@ -251,24 +325,52 @@ class Wind(Technology):
                 values = values.reindex(a.parcels.index)
                 a.table[col] = values if col.startswith("mwh") else values.fillna(0)
             a.layers_out["turbines"] = placed
-            a.layers_out["existing_turbines"] = units
+            # the units of the region's municipalities (those in the margin only kept their spacing)
+            a.layers_out["existing_turbines"] = units[units["ags"].ne("")].reset_index(drop=True)
         return a
 
+    def _place_per_municipality(self, a: Assessment, area: gpd.GeoDataFrame, units: gpd.GeoDataFrame,
+                                design: dict[str, float], radius_m: float) -> tuple[gpd.GeoDataFrame, pd.Series]:
+        """:meth:`_place` for each municipality (by AGS), away from its border band."""
+        direction = a.rules.values.get("main_wind_direction_deg", 225)
+        boundaries = a.layers["boundaries"]
+        ags_of = a.parcels["ags"].astype(str)
+        placed, replaced_by = [], pd.Series("", index=units.index, dtype=object)
+        for ags in sorted(ags_of.unique()):
+            mine = ags_of.eq(ags).to_numpy()
+            outline = boundaries.geometry.values[boundaries["ags"].astype(str).eq(ags).to_numpy()] \
+                if len(boundaries) else []
+            d = design["rotor_diameter_m"]
+            band = border_band(shapely.union_all(outline), along_m=design["spacing_along_d"] * d,
+                               across_m=design["spacing_across_d"] * d,
+                               main_wind_direction_deg=direction) if len(outline) else None
+            own = units["ags"].eq(ags).to_numpy()
+            local = units.assign(candidate=units["candidate"] & own)  # other municipalities' units stay
+            sub = dataclasses.replace(a, parcels=a.parcels[mine], table=a.table[mine], eligible=a.eligible[mine])
+            here, by = self._place(sub, area[area.index.isin(a.parcels.index[mine])], local, design, radius_m,
+                                   keep_out=band, id_prefix=f"WT{ags}-")
+            placed.append(here)
+            replaced_by[own] = by[own]
+        placed = pd.concat(placed, ignore_index=True) if placed else place_turbines(area.iloc[:0], **design)
+        return gpd.GeoDataFrame(placed, geometry="geometry", crs=WORKING_CRS), replaced_by
+
     def _place(self, a: Assessment, area: gpd.GeoDataFrame, units: gpd.GeoDataFrame, design: dict[str, float],
-               radius_m: float) -> tuple[gpd.GeoDataFrame, pd.Series]:
+               radius_m: float, *, keep_out: shapely.Geometry | None = None,
+               id_prefix: str = "WT") -> tuple[gpd.GeoDataFrame, pd.Series]:
         """New turbines and the existing unit each replaces: first in the eligible area (spaced from
         the units that stay), then, for candidates none of them replaces, in the repowering area
         around them (where the rules allow repowering closer; a turbine there must replace a unit)."""
         direction = a.rules.values.get("main_wind_direction_deg", 225)
         stay = shapely.get_coordinates(units.geometry.values[~units["candidate"].to_numpy()])
-        placed = place_turbines(area, main_wind_direction_deg=direction, existing=stay, **design)
+        placed = place_turbines(area, main_wind_direction_deg=direction, existing=stay, keep_out=keep_out,
+                                id_prefix=id_prefix, **design)
         replaced_by = assign_replacements(units, placed, radius_m)
         open_units = units[units["candidate"] & replaced_by.eq("")]
         if len(open_units) and radius_m > 0:
             zone = self._repowering_area(a, open_units, radius_m)
             taken = np.vstack([stay, shapely.get_coordinates(placed.geometry.values)])
-            extra = place_turbines(zone, main_wind_direction_deg=direction, existing=taken,
-                                   first_id=len(placed) + 1, **design)
+            extra = place_turbines(zone, main_wind_direction_deg=direction, existing=taken, keep_out=keep_out,
+                                   first_id=len(placed) + 1, id_prefix=id_prefix, **design)
             extra_by = assign_replacements(open_units, extra, radius_m)
             extra = extra[extra["turbine_id"].isin(set(extra_by[extra_by.ne("")]))]
             replaced_by.loc[extra_by.index] = extra_by

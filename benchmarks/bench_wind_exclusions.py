@@ -1,0 +1,87 @@
+"""The wind exclusions of the engine against a naive exact pass, in one process on the same data.
+
+The naive pass is what one writes first: for each rule, buffer its features, dissolve them, and
+subtract the union from every candidate parcel. The engine (:func:`landuse.suitability.assess`)
+gives the same eligible area and, per rule, the share of each parcel it excludes on its own.
+Both use the same buffer resolution (QUAD_SEGS), so the naive pass is the exact reference.
+
+Usage: python benchmarks/bench_wind_exclusions.py [--region leipzig-wurzen | --ags KEYS] [--data DIR]
+       [--work DIR] [--cold-run]
+Target (issue #14): the engine >= 3x faster than the naive pass, <= 0.1 % area difference; a cold
+`landuse run` <= 1.5x the naive pass (--cold-run measures it in the same process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import shapely
+from common import peak_mb
+
+from landuse.geometry import QUAD_SEGS
+from landuse.pipeline import context, run, run_layers, run_parcels
+from landuse.suitability import assess, rule_features
+
+
+def naive_pass(parcels, layers, rules) -> np.ndarray:
+    """Eligible geometry per candidate parcel: buffer, dissolve, subtract, rule by rule."""
+    ok = parcels["class"].isin(rules.eligible_classes).to_numpy()
+    for limit in rules.limits:
+        v = parcels[limit.attribute].to_numpy(float) if limit.attribute in parcels else np.full(len(parcels), np.nan)
+        with np.errstate(invalid="ignore"):
+            ok &= ~((v > (limit.maximum if limit.maximum is not None else np.inf))
+                    | (v < (limit.minimum if limit.minimum is not None else -np.inf)))
+    eligible = parcels.geometry.values[ok]
+    for rule in rules.exclusions:
+        geoms = rule_features(layers, rule, rules.values).geometry.values
+        if len(geoms) == 0:
+            continue
+        zones = (shapely.buffer(geoms, rule.buffer_m, quad_segs=QUAD_SEGS) if rule.buffer_m > 0
+                 else geoms[shapely.get_dimensions(geoms) == 2])
+        eligible = shapely.difference(eligible, shapely.union_all(zones))
+    return eligible
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cold-run", action="store_true")
+    known, rest = parser.parse_known_args()
+    sys.argv = [sys.argv[0], *rest]
+    from common import arguments
+
+    args = arguments(__doc__)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-wind-"))
+    ctx = context(args.region, data=args.data, layers_dir=work / "layers", out=work / "out")
+    layers = run_layers(ctx).data
+    parcels = run_parcels(ctx, run_layers(ctx)).data
+    rules = ctx.rule_sets["wind"]
+
+    t0 = time.perf_counter()
+    reference = naive_pass(parcels, layers, rules)
+    naive_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    table, eligible = assess(parcels, layers, rules)
+    engine_s = time.perf_counter() - t0
+    ref_ha = shapely.area(reference).sum() / 1e4
+    eng_ha = shapely.area(eligible).sum() / 1e4
+    print(f"wind exclusions {ctx.region.name}: {len(rules.exclusions)} rules, {len(parcels):,} parcels")
+    print(f"  naive exact pass {naive_s:6.1f} s, eligible {ref_ha:10,.1f} ha")
+    print(f"  engine (assess)  {engine_s:6.1f} s, eligible {eng_ha:10,.1f} ha "
+          f"(difference {100 * (eng_ha - ref_ha) / ref_ha:+.4f} %; with the share of every rule per parcel)")
+    print(f"  ratio naive / engine: {naive_s / engine_s:.2f} (target >= 3)")
+    if known.cold_run:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            run(ctx.region, data=args.data, layers_dir=Path(tmp) / "layers", out=Path(tmp) / "out")
+            cold = time.perf_counter() - t0
+        print(f"  cold landuse run {cold:6.1f} s: {cold / naive_s:.2f} x the naive pass (target <= 1.5)")
+    print(f"  peak memory {peak_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
