@@ -34,13 +34,76 @@ def subtract_union(targets: np.ndarray, cutters: np.ndarray, pairs: np.ndarray) 
     out = targets.copy()
     if pairs.shape[1] == 0:
         return out
-    order = np.argsort(pairs[0], kind="stable")
-    ti, cj = pairs[0][order], pairs[1][order]
-    hit = np.unique(ti)
-    collections = shapely.geometrycollections(cutters[cj], indices=np.searchsorted(hit, ti))
-    cut = shapely.buffer(collections, 0)
-    out[hit] = shapely.difference(targets[hit], cut)
+    hit, dissolved = union_per_group(cutters[pairs[1]], pairs[0])
+    out[hit] = shapely.difference(targets[hit], dissolved)
     return out
+
+
+def union_per_group(geoms: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of the geometries of each group.
+
+    One ``union_all`` per group: GEOS's cascaded union is many times faster on overlapping
+    circles than dissolving a GeometryCollection with ``buffer(0)`` (wind, default region:
+    building groups 1.1 s instead of 15.7 s).
+
+    Parameters
+    ----------
+    geoms : ndarray of geometries
+    groups : ndarray of int
+        A group label per geometry.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The sorted distinct labels and the union of each.
+    """
+    order = np.argsort(groups, kind="stable")
+    labels, starts = np.unique(groups[order], return_index=True)
+    parts = np.split(geoms[order], starts[1:])
+    return labels, np.array([p[0] if len(p) == 1 else shapely.union_all(p) for p in parts], dtype=object)
+
+
+#: Side (m) of the tiles exclusion zones are dissolved in (:func:`dissolve_in_tiles`).
+TILE_M = 2000.0
+
+
+def dissolve_in_tiles(zones: np.ndarray, *, tile_m: float = TILE_M,
+                      near: shapely.STRtree | None = None) -> np.ndarray:
+    """The union of ``zones`` as pieces that do not overlap: one per tile of a fixed grid
+    (EPSG:25833 multiples of ``tile_m``).
+
+    Thousands of overlapping 1 km circles become a few hundred disjoint pieces, dissolved once
+    instead of once per parcel they touch; the union is exact (no simplification).
+
+    Parameters
+    ----------
+    zones : ndarray of geometries
+        Polygons.
+    tile_m : float
+    near : STRtree, optional
+        Only tiles that touch one of its geometries (the parcels to cut) are dissolved.
+
+    Returns
+    -------
+    ndarray of geometries
+        Non-empty pieces, each inside one tile.
+    """
+    zones = zones[~shapely.is_empty(zones)] if len(zones) else zones
+    if len(zones) < 2:
+        return zones
+    x0, y0, x1, y1 = shapely.total_bounds(zones)
+    xs, ys = np.meshgrid(np.arange(np.floor(x0 / tile_m) * tile_m, x1, tile_m),
+                         np.arange(np.floor(y0 / tile_m) * tile_m, y1, tile_m))
+    tiles = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + tile_m, ys.ravel() + tile_m)
+    if near is not None:
+        tiles = tiles[np.unique(near.query(tiles, predicate="intersects")[0])]
+    ti, zj = shapely.STRtree(zones).query(tiles, predicate="intersects")
+    inside = shapely.contains_properly(tiles[ti], zones[zj])
+    pieces = zones[zj].copy()
+    # polygons only: a zone touching a tile edge leaves a line there
+    pieces[~inside] = clean(shapely.intersection(zones[zj[~inside]], tiles[ti[~inside]]), min_m2=0.0)
+    _, dissolved = union_per_group(pieces, ti)
+    return dissolved[~shapely.is_empty(dissolved)]
 
 
 def cut(geoms: np.ndarray, zones: np.ndarray) -> np.ndarray:

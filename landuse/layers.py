@@ -134,12 +134,17 @@ class LayerSet:
     land_rows : DataFrame, optional
         Land area by category per municipality (:func:`landuse.stats.municipal_land_rows`) when
         the set does not hold the features: a partitioned run merges them from its parts.
+    derived : dict
+        Derived layers built from the set, by name and settings (filled as they are asked for).
     """
 
     layers: dict[str, gpd.GeoDataFrame]
     rasters: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     land_rows: pd.DataFrame | None = None
+    #: Layers derived from these (building groups …), kept while the set lives: the parcel
+    #: attributes and every technology's rules read the same ones.
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
         return self.layers[name]

@@ -9,6 +9,7 @@ EPSG:25833, with spatial indexes and vectorised shapely 2 operations.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -460,6 +461,19 @@ def building_groups(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDa
         or leisure land are not in it.
     """
     s = parcel_settings(settings)
+    key = ("building_groups", json.dumps(s, sort_keys=True, default=str))
+    memo = getattr(layers, "derived", None)
+    inputs = (layers["buildings"], layers["landcover"])
+    # kept with the frames they came from: a copy of the set with other buildings builds its own
+    if memo is not None and key in memo and all(a is b for a, b in zip(memo[key][0], inputs, strict=True)):
+        return memo[key][1]
+    groups = _building_groups(layers, s)
+    if memo is not None:
+        memo[key] = (inputs, groups)
+    return groups
+
+
+def _building_groups(layers: LayerSet, s: dict) -> gpd.GeoDataFrame:
     b = layers["buildings"].reset_index(drop=True)
     lc = layers["landcover"]
     is_dwelling, reason = dwelling_mask(b, lc, s)

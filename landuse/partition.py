@@ -32,6 +32,9 @@ from landuse.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+#: Seconds to wait for a scheduler given by address.
+SCHEDULER_TIMEOUT_S = 10
+
 #: Folder of the parts' layer stores (in the layers folder) and stage caches (in the output folder).
 PARTS_FOLDER = "partitions"
 
@@ -121,7 +124,12 @@ def _client(workers: int | None, scheduler: str | None, memory_limit: str | None
         raise ConfigError("--workers and --scheduler need dask[distributed]: pip install 'dask[distributed]'.") \
             from None
     if scheduler:
-        return Client(scheduler), None
+        try:
+            return Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s"), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"--scheduler {scheduler}: no Dask scheduler answers there within "
+                              f"{SCHEDULER_TIMEOUT_S} s ({type(exc).__name__}). Start one (dask scheduler; dask worker "
+                              f"{scheduler}) or use --workers N for a local cluster.") from None
     cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
                            memory_limit=memory_limit or "auto", dashboard_address=None, silence_logs=logging.ERROR)
     return Client(cluster), cluster
@@ -190,6 +198,8 @@ def _merged_manifest(region: Region, records: list[dict[str, Any]]) -> dict[str,
             "region": region.name, "title": region.title, "created": max(m.get("created", "") for m in manifests),
             "region_area_ha": round(sum(m.get("region_area_ha", 0.0) for m in manifests), 1),
             "notes": notes, "sources": sources, "partitions": n,
+            "partition_runs": [{"ags": r.get("ags"), "seconds": r.get("seconds"), "peak_mb": r.get("peak_mb")}
+                               for r in records],
             "layers": {name: {"features": sum(m["layers"].get(name, {}).get("features", 0) for m in manifests),
                               "source": first["layers"][name].get("source", "")} for name in first.get("layers", {})}}
 

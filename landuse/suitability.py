@@ -20,7 +20,7 @@ from landuse import technologies
 from landuse.aviation import approach_surfaces
 from landuse.criteria import Criterion, Exclusion, Limit, RuleSet
 from landuse.errors import ConfigError
-from landuse.geometry import QUAD_SEGS, area_frame, clean, cut
+from landuse.geometry import QUAD_SEGS, area_frame, clean, dissolve_in_tiles
 from landuse.layers import LayerSet
 from landuse.parcels import building_groups
 from landuse.technologies import Assessment, Technology
@@ -57,7 +57,8 @@ DERIVED = {"building_groups": lambda layers, values: building_groups(layers),
            "site_buildings": _site_buildings}
 
 
-def rule_features(layers: LayerSet, rule: Exclusion, values: dict[str, float] | None = None) -> gpd.GeoDataFrame:
+def rule_features(layers: LayerSet, rule: Exclusion, values: dict[str, float] | None = None, *,
+                  derived: dict[str, gpd.GeoDataFrame] | None = None) -> gpd.GeoDataFrame:
     """Features a rule applies to (the derived layers ``building_groups`` and
     ``approach_surfaces`` included).
 
@@ -68,15 +69,22 @@ def rule_features(layers: LayerSet, rule: Exclusion, values: dict[str, float] | 
         Its ``layer`` and ``where`` filter select the features.
     values : dict, optional
         The rule set's values; derived layers read theirs (e.g. the approach trapezoid).
+    derived : dict, optional
+        Derived layers already built with the same values (filled here): several rules read
+        ``building_groups``.
 
     Returns
     -------
     GeoDataFrame
         The matching features, EPSG:25833.
     """
-    if rule.layer in DERIVED:
+    if derived is not None and rule.layer in derived:
+        gdf = derived[rule.layer]
+    elif rule.layer in DERIVED:
         try:
             gdf = DERIVED[rule.layer](layers, values or {})
+            if derived is not None:
+                derived[rule.layer] = gdf
         except KeyError as exc:
             raise ConfigError(f"rule {rule.name}: layer {rule.layer} needs the value {exc.args[0]!r} in the rule "
                               "set (see wind.yaml, aviation:).") from None
@@ -87,7 +95,8 @@ def rule_features(layers: LayerSet, rule: Exclusion, values: dict[str, float] | 
     return gdf
 
 
-def exclusion_zones(layers: LayerSet, rule: Exclusion, values: dict[str, float] | None = None) -> np.ndarray:
+def exclusion_zones(layers: LayerSet, rule: Exclusion, values: dict[str, float] | None = None, *,
+                    derived: dict[str, gpd.GeoDataFrame] | None = None) -> np.ndarray:
     """Buffered features of one rule.
 
     Parameters
@@ -97,19 +106,49 @@ def exclusion_zones(layers: LayerSet, rule: Exclusion, values: dict[str, float] 
         Features as :func:`rule_features`; ``buffer_m`` (m) around them.
     values : dict, optional
         The rule set's values, for derived layers.
+    derived : dict, optional
+        Derived layers already built (see :func:`rule_features`).
 
     Returns
     -------
     ndarray of geometries
         Polygons in EPSG:25833; without a buffer, only the polygon features.
     """
-    gdf = rule_features(layers, rule, values)
+    gdf = rule_features(layers, rule, values, derived=derived)
     geoms = gdf.geometry.values
     if len(geoms) == 0:
         return geoms
     if rule.buffer_m > 0:
         return shapely.buffer(geoms, rule.buffer_m, quad_segs=QUAD_SEGS)
     return geoms[shapely.get_dimensions(geoms) == 2]
+
+
+def _subtract_disjoint(geoms: np.ndarray, eligible: np.ndarray, area: np.ndarray, targets: np.ndarray,
+                       pieces: np.ndarray, piece_of_pair: np.ndarray) -> np.ndarray:
+    """Subtract pieces that do not overlap each other (:func:`dissolve_in_tiles`) from the
+    eligible geometries, in place, and return the share of each parcel they cover.
+
+    Because the pieces are disjoint, the covered area is the sum of the parcel's intersections
+    with them, and the pieces can be subtracted one after another (round k takes every parcel's
+    k-th piece, vectorised): no per-parcel union is needed.
+    """
+    shapely.prepare(pieces)
+    # parcels wholly inside a piece (most, near villages) need no overlay
+    whole = shapely.contains_properly(pieces[piece_of_pair], geoms[targets])
+    covered = area[targets].copy()
+    covered[~whole] = shapely.area(shapely.intersection(geoms[targets[~whole]], pieces[piece_of_pair[~whole]]))
+    share = np.bincount(targets, weights=covered, minlength=len(geoms)) / np.maximum(area, 1e-9)
+    eligible[targets[whole]] = shapely.Polygon()
+    order = np.argsort(targets, kind="stable")
+    order = order[~whole[order]]
+    t, z = targets[order], piece_of_pair[order]
+    if len(t) == 0:
+        return share
+    rank = np.arange(len(t)) - np.searchsorted(t, t)
+    for k in range(int(rank.max()) + 1):
+        now = rank == k
+        eligible[t[now]] = shapely.difference(eligible[t[now]], pieces[z[now]])
+    return share
 
 
 def limit_exceeded(parcels: pd.DataFrame, limit: Limit) -> np.ndarray:
@@ -218,16 +257,21 @@ def assess(parcels: gpd.GeoDataFrame, layers: LayerSet, rules: RuleSet) -> tuple
             reasons[k].append(limit.name)
         class_ok &= ~beyond
     eligible = np.where(class_ok, geoms, shapely.Polygon())
+    candidates = np.flatnonzero(class_ok)
+    tree = shapely.STRtree(geoms[candidates]) if len(candidates) else None
+    derived: dict[str, gpd.GeoDataFrame] = {}
     for rule in rules.exclusions:
-        zones = exclusion_zones(layers, rule, rules.values)
-        alone = cut(geoms[class_ok], zones)
         share = np.zeros(len(parcels))
-        share[class_ok] = 1 - shapely.area(alone) / np.maximum(area[class_ok], 1e-9)
+        # the rule's zones dissolved once, in tiles; then each parcel minus the pieces it touches
+        zones = dissolve_in_tiles(exclusion_zones(layers, rule, rules.values, derived=derived), near=tree)
+        if tree is not None and len(zones):
+            zi, pi = tree.query(zones, predicate="intersects")
+            if len(pi):
+                share = _subtract_disjoint(geoms, eligible, area, candidates[pi], zones, zi)
         share = np.clip(np.round(share, 6), 0, 1)
         table[f"excl_{rule.name}_share"] = share
         for k in np.flatnonzero(share > 0):
             reasons[k].append(rule.name)
-        eligible[class_ok] = cut(eligible[class_ok], zones)
     eligible = clean(eligible)
     table["eligible_ha"] = shapely.area(eligible) / 1e4
     table["reason"] = [";".join(r) for r in reasons]

@@ -95,3 +95,12 @@ def test_partitioned_run_equals_the_single_process_run(two_municipalities):
     assert len(list((folder / "layers" / "partitions" / "two").glob("two-*.gpkg"))) == 2
     assert isinstance(parted["layers"].data["boundaries"], gpd.GeoDataFrame)
     assert parted["layers"].data.manifest["partitions"] == 2
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line(monkeypatch, tmp_path):
+    from landuse import partition
+
+    monkeypatch.setattr(partition, "SCHEDULER_TIMEOUT_S", 1)
+    with pytest.raises(ConfigError, match=r"--scheduler tcp://127.0.0.1:9: no Dask scheduler answers there within 1 s"):
+        partition.run_parts(parts_of(load_region("leipzig-wurzen"), layers_dir=tmp_path, out=tmp_path),
+                            scheduler="tcp://127.0.0.1:9", progress=False, data=None)

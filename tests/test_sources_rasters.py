@@ -52,3 +52,23 @@ def test_not_a_raster(tmp_path):
     bad.write_text("nope")
     with pytest.raises(DataError, match="bad.tif is not a readable raster"):
         reproject_raster(bad, tmp_path / "o.tif")
+
+
+def test_a_cell_reads_the_same_in_any_extent(tmp_path):
+    # a smooth field in geographic coordinates (like SRTM), resampled bilinearly to 30 m: the cells
+    # of a small extent equal those of a larger one (a municipality alone and in its region)
+    from rasterio.enums import Resampling
+
+    yy, xx = np.mgrid[0:60, 0:60]
+    src = tmp_path / "dem.tif"
+    _write(src, 100 + np.sin(xx / 7.0) * 20 + yy * 0.5, "EPSG:4326", from_origin(12.6, 51.45, 1 / 1200, 1 / 1200))
+    small = reproject_raster(src, tmp_path / "small.tif", bounds=(334_020, 5_700_030, 335_010, 5_700_990),
+                             resolution=30, resampling=Resampling.bilinear)
+    large = reproject_raster(src, tmp_path / "large.tif", bounds=(333_000, 5_699_010, 336_000, 5_701_500),
+                             resolution=30, resampling=Resampling.bilinear)
+    with rasterio.open(small) as a, rasterio.open(large) as b:
+        win = rasterio.windows.from_bounds(*a.bounds, transform=b.transform)
+        ref = a.read(1)
+        part = b.read(1, window=win)
+    assert ref.shape == part.shape and np.isfinite(ref).mean() > 0.9
+    np.testing.assert_array_equal(ref, part)

@@ -87,12 +87,14 @@ def resample_exact(data: np.ndarray, src_transform, src_crs, dst_transform, dst_
     out = np.full(shape, np.nan, dtype=np.float32)
     to_src = Transformer.from_crs(dst_crs, src_crs, always_xy=True)
     inverse = ~src_transform
+    # a ring of nodata around the source: points in the outer half of its edge cells stay in them
+    padded = np.pad(np.asarray(data, dtype=np.float32), 1, constant_values=np.nan)
     for r0 in range(0, rows, 512):  # bands of rows: bounded memory for large extents
         xx, yy = np.meshgrid(x, y[r0:r0 + 512])
         sx, sy = to_src.transform(xx, yy)
         col, row = inverse * (sx, sy)
-        # map_coordinates samples at index positions, i.e. cell centres at col - 0.5
-        out[r0:r0 + 512] = map_coordinates(data, [row - 0.5, col - 0.5], order=order, mode="constant",
+        # map_coordinates samples at index positions: cell centres at col - 0.5, + 1 for the ring
+        out[r0:r0 + 512] = map_coordinates(padded, [row + 0.5, col + 0.5], order=order, mode="constant",
                                            cval=np.nan, prefilter=False)
     return out
 
