@@ -1,0 +1,60 @@
+"""Vectorised geometry helpers: dissolving exclusion zones in tiles, unions per group, cuts."""
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import box
+
+from landuse.geometry import QUAD_SEGS, cut, dissolve_in_tiles, drop_small_patches, union_per_group
+
+
+def _circles(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 10_000, size=(n, 2))
+    return shapely.buffer(shapely.points(xy), 1000, quad_segs=QUAD_SEGS)
+
+
+def test_tiles_hold_the_exact_union_in_disjoint_pieces():
+    zones = _circles()
+    pieces = dissolve_in_tiles(zones, tile_m=2000)
+    union = shapely.union_all(zones)
+    assert sum(shapely.area(pieces)) == pytest.approx(union.area, rel=1e-12)
+    # disjoint: the pieces' areas add up to the area of their union, and each lies in one 2 km tile
+    assert shapely.union_all(pieces).area == pytest.approx(sum(shapely.area(pieces)), rel=1e-12)
+    b = shapely.bounds(pieces)
+    assert (np.floor(b[:, 0] / 2000 + 1e-9) == np.floor(b[:, 2] / 2000 - 1e-9)).all()
+    assert len(pieces) < len(zones)
+
+
+def test_tiles_near_the_parcels_only():
+    zones = _circles()
+    near = shapely.STRtree(np.array([box(100, 100, 900, 900)]))
+    pieces = dissolve_in_tiles(zones, tile_m=2000, near=near)
+    # only the tile (0..2000, 0..2000) touches the parcel
+    assert shapely.union_all(pieces).within(box(0, 0, 2000, 2000))
+    assert shapely.union_all(pieces).area == pytest.approx(shapely.union_all(zones).intersection(
+        box(0, 0, 2000, 2000)).area, rel=1e-12)
+
+
+def test_union_per_group():
+    labels, unions = union_per_group(np.array([box(0, 0, 2, 2), box(5, 5, 6, 6), box(1, 1, 3, 3)]),
+                                     np.array([7, 3, 7]))
+    assert list(labels) == [3, 7]
+    assert [u.area for u in unions] == [1.0, 7.0]
+
+
+def test_cut_equals_difference_with_the_union():
+    zones = _circles(60)
+    fields = shapely.box(np.arange(0, 10_000, 500), 4000, np.arange(0, 10_000, 500) + 450, 6000)
+    expected = shapely.difference(fields, shapely.union_all(zones))
+    got = cut(fields, zones)
+    assert np.allclose(shapely.area(got), shapely.area(expected), rtol=1e-9, atol=1e-6)
+
+
+def test_small_patches_are_judged_within_their_group():
+    # one 2 ha patch across the border of two municipalities: 1 ha on each side
+    west, east = box(0, 0, 100, 100), box(100, 0, 200, 100)
+    kept, share = drop_small_patches(np.array([west, east]), 1.5e4)
+    assert share.tolist() == [0.0, 0.0]  # together 2 ha: kept
+    kept, share = drop_small_patches(np.array([west, east]), 1.5e4, groups=np.array(["A", "B"]))
+    assert share.tolist() == [1.0, 1.0] and all(k.is_empty for k in kept)  # 1 ha in each municipality
