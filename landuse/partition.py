@@ -107,7 +107,11 @@ def run_part(part: Part, *, data: Path | None, criteria=None, scenario: str = "d
     res = run(part.region, data=data, layers_dir=part.layers_dir, out=part.out, criteria=criteria,
               scenario=scenario, until="suitability", force=force, allow_out_of_range=allow_out_of_range)
     layers = res["layers"].data
-    municipal_land_rows(layers).to_parquet(part.out / "land_rows.parquet")
+    land = part.out / "land_rows.parquet"
+    if not (res["layers"].reused and land.exists()):  # made from the layers only
+        tmp = land.with_name(f".{land.name}.tmp")
+        municipal_land_rows(layers).to_parquet(tmp)
+        tmp.replace(land)
     return {"ags": part.ags, "out": str(part.out), "keys": {s: r.key for s, r in res.items()},
             "reused": {s: r.reused for s, r in res.items()},
             "manifest": layers.manifest, "boundaries": layers["boundaries"],
