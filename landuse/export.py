@@ -373,7 +373,8 @@ def describe(column: str, layer: str | None = None) -> str:
             return f"{title}: area {_words(m[1])}"
         return f"{title}: {_words(rest)}"
     if m := re.fullmatch(r"dist_(.+)_m", column):
-        return f"distance to the nearest {_words(m[1])} (empty where the layer is empty)"
+        return (f"distance to the nearest {_words(m[1])}, capped at the layer's reach (the margin, 3,000 m by "
+                "default; power lines 30 km): the cap reads 'at least'; empty where the layer is empty")
     if m := re.fullmatch(r"protected_(.+)_share", column):
         return f"share of the area inside protected areas of type {m[1]}"
     if m := re.fullmatch(r"(.+)_nodata_share", column):
