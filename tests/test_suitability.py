@@ -195,3 +195,14 @@ def test_tiny_region_results(tiny_layers, tiny_parcels):
     assert maxx == pytest.approx(2600 - np.sqrt(2920**2 - (1283 + 600) ** 2), abs=3)
     assert set(res["table"].loc[eligible.index[0], "reason"].split(";")) == {"settlement", "railway",
                                                                               "navigation_aid"}
+
+
+def test_rules_on_threads_give_the_single_thread_result(tiny_layers, tiny_parcels, monkeypatch):
+    rules = load_rule_set("wind")
+    monkeypatch.setenv("LANDUSE_THREADS", "1")
+    one_table, one = assess(tiny_parcels, tiny_layers, rules)
+    monkeypatch.setenv("LANDUSE_THREADS", "4")
+    four_table, four = assess(tiny_parcels, tiny_layers, rules)
+    assert shapely.equals_exact(one, four, 0).all()
+    assert one_table.equals(four_table)
+    assert one_table["eligible_ha"].sum() > 0 and one_table["reason"].str.len().gt(0).any()
