@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,22 @@ def map_threads(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(pool.map(func, items))
 
 
+def map_chunks(func: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int = 500) -> np.ndarray:
+    """``func(*arrays)`` for an element-wise vectorised function, in one chunk per thread.
+
+    For a single heavy shapely call (a buffer of every parcel, an overlay of every pair): the
+    arrays are cut into :func:`thread_count` consecutive slices of at least ``min_chunk``
+    elements and the results joined in order, so the result is the one of a single call.
+    """
+    n = len(arrays[0])
+    chunks = min(thread_count(), n // max(min_chunk, 1))
+    if chunks <= 1:
+        return func(*arrays)
+    bounds = np.linspace(0, n, chunks + 1).astype(int)
+    parts = map_threads(lambda ab: func(*(a[ab[0]:ab[1]] for a in arrays)), itertools.pairwise(bounds))
+    return np.concatenate(parts)
+
+
 def subtract_union(targets: np.ndarray, cutters: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """``targets[i]`` minus the union of ``cutters[j]`` for each pair (i, j), vectorised.
 
@@ -69,7 +86,7 @@ def subtract_union(targets: np.ndarray, cutters: np.ndarray, pairs: np.ndarray) 
     if pairs.shape[1] == 0:
         return out
     hit, dissolved = union_per_group(cutters[pairs[1]], pairs[0])
-    out[hit] = shapely.difference(targets[hit], dissolved)
+    out[hit] = map_chunks(shapely.difference, targets[hit], dissolved)
     return out
 
 
@@ -93,8 +110,13 @@ def union_per_group(geoms: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, 
     """
     order = np.argsort(groups, kind="stable")
     labels, starts = np.unique(groups[order], return_index=True)
-    parts = np.split(geoms[order], starts[1:])
-    return labels, np.array([p[0] if len(p) == 1 else shapely.union_all(p) for p in parts], dtype=object)
+    parts = np.empty(len(labels), dtype=object)
+    parts[:] = np.split(geoms[order], starts[1:])
+
+    def union(chunk: np.ndarray) -> np.ndarray:
+        return np.array([p[0] if len(p) == 1 else shapely.union_all(p) for p in chunk], dtype=object)
+
+    return labels, map_chunks(union, parts)
 
 
 #: Side (m) of the tiles exclusion zones are dissolved in (:func:`dissolve_in_tiles`).

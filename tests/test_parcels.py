@@ -392,3 +392,24 @@ def test_robust_lengths_match_the_plain_overlay():
     lines = np.array([LineString([(0, 50), (300, 50)]), LineString([(50, -10), (50, 110)])], dtype=object)
     zones = np.array([box(0, 0, 100, 100), box(0, 0, 100, 100)], dtype=object)
     assert _robust_lengths(lines, zones) == pytest.approx([100.0, 100.0], abs=0.02)  # m inside the zone
+
+
+def test_geojson_of_polygons_and_multipolygons_rasterizes_like_shapely():
+    import rasterio.features
+    from rasterio.transform import from_origin
+
+    from landuse.parcels import geojson_polygons
+
+    ring = box(0, 0, 400, 400).difference(box(100, 100, 300, 300))  # a polygon with a hole
+    multi = shapely.MultiPolygon([box(500, 0, 700, 200), box(800, 0, 900, 400)])
+    transform = from_origin(0, 400, 10, 10)
+    for geoms in (np.array([ring]), np.array([ring, multi])):
+        shapes = geojson_polygons(geoms)
+        # a mix comes out as multipolygons throughout (shapely's ragged arrays)
+        assert {s["type"] for s in shapes} == ({"Polygon"} if len(geoms) == 1 else {"MultiPolygon"})
+        ours = rasterio.features.rasterize(zip(shapes, range(1, len(geoms) + 1), strict=True), out_shape=(40, 90),
+                                           transform=transform)
+        theirs = rasterio.features.rasterize(zip(geoms, range(1, len(geoms) + 1), strict=True), out_shape=(40, 90),
+                                             transform=transform)
+        assert (ours == theirs).all()
+        assert (ours == 1).sum() == (400 * 400 - 200 * 200) / 100  # cells of 100 m², the hole left out
