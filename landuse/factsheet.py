@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -38,6 +39,7 @@ import shapely
 
 from landuse import __version__
 from landuse import technologies as registry
+from landuse.geometry import thread_count
 from landuse.io import TEMP_MARK, make_dir, swap_folder
 
 if TYPE_CHECKING:
@@ -1049,6 +1051,33 @@ def write_factsheet(inputs: SheetInputs, name: str, path: str | os.PathLike) -> 
     return path
 
 
+#: The inputs of the sheets being written, inherited by the forked worker processes (one copy
+#: in memory, shared copy-on-write, instead of one pickled copy per sheet).
+_FORKED: SheetInputs | None = None
+
+
+def _write_forked(job: tuple[str, Path]) -> Path:
+    return write_factsheet(_FORKED, *job)
+
+
+def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]]):
+    """Write the sheets, yielding each path when it is done: in forked processes, one per core
+    (:func:`landuse.geometry.thread_count`), where there are several sheets and the platform forks;
+    else one after the other. Matplotlib draws in one thread only, so sheets need processes."""
+    global _FORKED
+    processes = min(thread_count(), len(jobs))
+    if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for name, path in jobs:
+            yield write_factsheet(inputs, name, path)
+        return
+    _FORKED = inputs
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            yield from pool.imap_unordered(_write_forked, jobs)
+    finally:
+        _FORKED = None
+
+
 def _quiet() -> bool:
     return not logging.getLogger("landuse").isEnabledFor(logging.WARNING)
 
@@ -1074,8 +1103,11 @@ def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike) -> Path:
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the sheets are for everyone who may read the folder
     try:
-        for name, _ in tqdm(munis, desc="fact sheets", unit="sheet", leave=False, disable=True if _quiet() else None):
-            write_factsheet(inputs, name, tmp / files[name])
+        jobs = [(name, tmp / files[name]) for name, _ in munis]
+        bar = tqdm(total=len(jobs), desc="fact sheets", unit="sheet", leave=False, disable=True if _quiet() else None)
+        for _ in _write_in_processes(inputs, jobs):
+            bar.update()
+        bar.close()
         swap_folder(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -181,3 +181,13 @@ def test_folder_swapped_as_a_whole(inputs, tmp_path, monkeypatch):
     write_factsheets(inputs, folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_sheets_in_processes_equal_sheets_one_by_one(inputs, tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDUSE_THREADS", "1")
+    write_factsheets(inputs, tmp_path / "one")
+    monkeypatch.setenv("LANDUSE_THREADS", "2")  # two forked processes
+    write_factsheets(inputs, tmp_path / "two")
+    one = {p.name: p.read_bytes() for p in (tmp_path / "one").iterdir()}
+    assert len(one) == len(NAMES) >= 2
+    assert one == {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()}
