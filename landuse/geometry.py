@@ -49,7 +49,7 @@ def map_threads(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(pool.map(func, items))
 
 
-def map_chunks(func: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int = 500) -> np.ndarray:
+def map_chunks(func: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int = 32) -> np.ndarray:
     """``func(*arrays)`` for an element-wise vectorised function, in one chunk per thread.
 
     For a single heavy shapely call (a buffer of every parcel, an overlay of every pair): the
@@ -123,10 +123,41 @@ def union_per_group(geoms: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, 
 TILE_M = 2000.0
 
 
+def grid_tiles(area: shapely.Geometry, *, tile_m: float = TILE_M) -> np.ndarray:
+    """Squares of a fixed grid (EPSG:25833 multiples of ``tile_m``) that touch ``area``."""
+    if area is None or area.is_empty:
+        return np.array([], dtype=object)
+    x0, y0, x1, y1 = area.bounds
+    xs, ys = np.meshgrid(np.arange(np.floor(x0 / tile_m) * tile_m, x1, tile_m),
+                         np.arange(np.floor(y0 / tile_m) * tile_m, y1, tile_m))
+    tiles = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + tile_m, ys.ravel() + tile_m)
+    return tiles[shapely.intersects(tiles, area)]
+
+
+def union_in_tiles(geoms: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """The union of the polygons ``geoms`` within each tile, on the tiles' order (an empty polygon
+    where none reaches it): the exact union, as pieces that do not overlap where the tiles do not.
+
+    Zones wholly inside a tile are taken whole; the others are cut at its edges first (polygon
+    parts only: a zone touching an edge leaves a line there).
+    """
+    out = np.full(len(tiles), shapely.Polygon(), dtype=object)
+    geoms = geoms[~shapely.is_empty(geoms)] if len(geoms) else geoms
+    if len(geoms) == 0 or len(tiles) == 0:
+        return out
+    ti, zj = shapely.STRtree(geoms).query(tiles, predicate="intersects")
+    inside = shapely.contains_properly(tiles[ti], geoms[zj])
+    pieces = geoms[zj].copy()
+    pieces[~inside] = clean(shapely.intersection(geoms[zj[~inside]], tiles[ti[~inside]]), min_m2=0.0)
+    labels, dissolved = union_per_group(pieces, ti)
+    out[labels] = dissolved
+    return out
+
+
 def dissolve_in_tiles(zones: np.ndarray, *, tile_m: float = TILE_M,
                       near: shapely.STRtree | None = None) -> np.ndarray:
     """The union of ``zones`` as pieces that do not overlap: one per tile of a fixed grid
-    (EPSG:25833 multiples of ``tile_m``).
+    (EPSG:25833 multiples of ``tile_m``; :func:`union_in_tiles`).
 
     Thousands of overlapping 1 km circles become a few hundred disjoint pieces, dissolved once
     instead of once per parcel they touch; the union is exact (no simplification).
@@ -153,12 +184,7 @@ def dissolve_in_tiles(zones: np.ndarray, *, tile_m: float = TILE_M,
     tiles = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + tile_m, ys.ravel() + tile_m)
     if near is not None:
         tiles = tiles[np.unique(near.query(tiles, predicate="intersects")[0])]
-    ti, zj = shapely.STRtree(zones).query(tiles, predicate="intersects")
-    inside = shapely.contains_properly(tiles[ti], zones[zj])
-    pieces = zones[zj].copy()
-    # polygons only: a zone touching a tile edge leaves a line there
-    pieces[~inside] = clean(shapely.intersection(zones[zj[~inside]], tiles[ti[~inside]]), min_m2=0.0)
-    _, dissolved = union_per_group(pieces, ti)
+    dissolved = union_in_tiles(zones, tiles)
     return dissolved[~shapely.is_empty(dissolved)]
 
 

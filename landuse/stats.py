@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from landuse.config import PACKAGE_DIR, Region
+from landuse.geometry import grid_tiles, map_chunks, union_in_tiles
 from landuse.layers import LayerSet
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ def transport_area(layers: LayerSet, rules: dict | None = None,
     shapely.Geometry
         One (multi)polygon.
     """
+    return shapely.union_all(_transport_parts(layers, rules, area))
+
+
+def _transport_parts(layers: LayerSet, rules: dict | None, area: shapely.Geometry | None) -> np.ndarray:
     rules = rules or load_stats_rules()
     widths = rules["widths"]
     parts = []
@@ -109,7 +114,7 @@ def transport_area(layers: LayerSet, rules: dict | None = None,
     polygonal = shapely.get_type_id(aero.geometry.values) >= 3
     aero_mask = aero["class"].isin(rules.get("transport_aeroway_classes", [])).to_numpy() & polygonal
     parts.append(aero.geometry.values[aero_mask])
-    return shapely.union_all(np.concatenate(parts))
+    return np.concatenate(parts)
 
 
 def settlement_area(layers: LayerSet, rules: dict | None = None,
@@ -129,11 +134,15 @@ def settlement_area(layers: LayerSet, rules: dict | None = None,
     shapely.Geometry
         The dissolved land-cover polygons.
     """
+    return shapely.union_all(_settlement_parts(layers, rules, area))
+
+
+def _settlement_parts(layers: LayerSet, rules: dict | None, area: shapely.Geometry | None) -> np.ndarray:
     rules = rules or load_stats_rules()
     lc = _within(layers["landcover"], area)
     mask = lc["class"].isin(rules["settlement_classes"]) | (
         lc["class"].eq("other") & lc["subclass"].isin(rules["settlement_subclasses"]))
-    return shapely.union_all(lc.geometry.values[mask.to_numpy()])
+    return np.asarray(lc.geometry.values[mask.to_numpy()])
 
 
 def mapped_area(layers: LayerSet, area: shapely.Geometry | None = None) -> shapely.Geometry:
@@ -171,17 +180,29 @@ def municipal_land_rows(layers: LayerSet) -> pd.DataFrame:
     """
     rules = load_stats_rules()
     region_geom = layers.region_geometry
-    transport = transport_area(layers, rules, region_geom)
-    settlement = shapely.difference(settlement_area(layers, rules, region_geom), transport)
-    vegetation = shapely.difference(mapped_area(layers, region_geom), shapely.union(transport, settlement))
     b = layers["boundaries"]
     geoms = municipal_geometries(b)
+    # per tile of a fixed grid, not as unions of the whole region: the same areas, many times
+    # faster (default region: 41 s as whole-region unions)
+    tiles = grid_tiles(region_geom)
+    transport = union_in_tiles(_transport_parts(layers, rules, region_geom), tiles)
+    settlement = map_chunks(shapely.difference, union_in_tiles(_settlement_parts(layers, rules, region_geom), tiles),
+                            transport)
+    mapped = union_in_tiles(np.asarray(_within(layers["landcover"], region_geom).geometry.values), tiles)
+    vegetation = map_chunks(shapely.difference, map_chunks(shapely.difference, mapped, transport), settlement)
+    mi, ti = shapely.STRtree(tiles).query(geoms, predicate="intersects")
+    pieces = map_chunks(shapely.intersection, geoms[mi], tiles[ti])  # each municipality cut into its tiles
+
+    def per_municipality(category: np.ndarray) -> np.ndarray:
+        covered = shapely.area(map_chunks(shapely.intersection, pieces, category[ti]))
+        return np.bincount(mi, weights=covered, minlength=len(geoms)) / 1e4
+
     rows = pd.DataFrame({
         "group": b["group"].to_numpy(),
         "land_area_ha": shapely.area(geoms) / 1e4,
-        "settlement_ha": shapely.area(shapely.intersection(geoms, settlement)) / 1e4,
-        "transport_ha": shapely.area(shapely.intersection(geoms, transport)) / 1e4,
-        "vegetation_water_ha": shapely.area(shapely.intersection(geoms, vegetation)) / 1e4,
+        "settlement_ha": per_municipality(settlement),
+        "transport_ha": per_municipality(transport),
+        "vegetation_water_ha": per_municipality(vegetation),
     }, index=pd.Index(b["name"].to_numpy(), name="area"))
     rows["unmapped_ha"] = (rows["land_area_ha"] - rows["settlement_ha"] - rows["transport_ha"]
                            - rows["vegetation_water_ha"]).clip(lower=0.0)

@@ -12,8 +12,10 @@ from landuse.geometry import (
     cut,
     dissolve_in_tiles,
     drop_small_patches,
+    grid_tiles,
     map_threads,
     thread_count,
+    union_in_tiles,
     union_per_group,
 )
 
@@ -84,3 +86,15 @@ def test_map_threads_keeps_the_order(monkeypatch):
     monkeypatch.setenv("LANDUSE_THREADS", "4")
     zones = [_circles(50, seed=s) for s in range(6)]
     assert map_threads(lambda z: shapely.union_all(z).area, zones) == [shapely.union_all(z).area for z in zones]
+
+
+def test_union_in_tiles_is_aligned_with_the_tiles():
+    zones = _circles(80)
+    area = box(-3000, -3000, 13_000, 13_000)  # wider than the circles: some tiles stay empty
+    tiles = grid_tiles(area, tile_m=2000)
+    assert len(tiles) == 81 and shapely.union_all(tiles).area == pytest.approx(18_000**2)  # -4 km .. 14 km
+    pieces = union_in_tiles(zones, tiles)
+    assert len(pieces) == len(tiles)
+    assert shapely.is_empty(pieces).sum() > 0
+    assert shapely.within(pieces[~shapely.is_empty(pieces)], tiles[~shapely.is_empty(pieces)]).all()
+    assert shapely.area(pieces).sum() == pytest.approx(shapely.union_all(zones).area, rel=1e-12)
