@@ -299,7 +299,8 @@ WORDS = {
 #: Descriptions of the columns that are the same in every run (parcel attributes, other layers).
 DESCRIPTIONS = {
     "parcel_id": "stable parcel id: <AGS>-<hash of centroid and area>, or the parcel file's id",
-    "class": "land cover: arable, grassland, forest (candidates); water, residential, industrial, transport, other",
+    "class": ("land cover: arable, grassland, forest (candidates); conversion, water, residential, industrial, "
+              "transport, other"),
     "subclass": "OSM value (farmland, meadow, wood, park, …)", "ags": "official municipality key (AGS)",
     "municipality": "municipality", "municipality_group": "group of municipalities (region config)",
     "candidate": "1 = arable, grassland or forest: can host a measure",
@@ -899,6 +900,8 @@ def reason_codes(column: str, reasons: pd.Series) -> pd.Series:
     prefix = f"{technology.abbreviation}_x_"
 
     def code(rule: str) -> str:
+        if rule.startswith("land_cover_"):  # a class the technology does not use, named in full
+            return "lc_" + rule.removeprefix("land_cover_")
         name = short_name(f"{technology.name}_excl_{rule}_share")
         return name[len(prefix):] if name.startswith(prefix) else rule
 

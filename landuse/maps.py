@@ -589,8 +589,10 @@ def _legend(techs: list[Technology], allocation: bool, simplify_m: float) -> str
     if allocation:
         uses = " ".join(f"{_symbol(t.color, opacity=0.75)} {html.escape(t.title.split(' /')[0])}" for t in techs)
         items.append(f"<div>Realistic tier, use per hectare: {uses}</div>")
+    scored = f"{html.escape(techs[0].title)} score" if len(techs) == 1 else "score"
     items.append(f"<div><i class='lu-ramp' style='background:linear-gradient(to right,{grad})'></i> "
-                 f"score 0 (poor) … 100 (good); {_symbol(EXCLUDED_COLOR, opacity=0.6)} excluded</div>")
+                 f"{scored} 0 (poor) … 100 (good); <span class='lu-nw'>{_symbol(EXCLUDED_COLOR, opacity=0.6)} "
+                 "excluded</span></div>")
     for tech in techs:
         items.append(f"<div>{_symbol(tech.color, opacity=0.6)} {html.escape(tech.title)}: eligible area (ha)</div>")
     for tech in techs:
