@@ -18,6 +18,7 @@ worker) or on any cluster by its scheduler address; they must see the data and o
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import time
 from dataclasses import dataclass
@@ -163,9 +164,15 @@ def run_parts(parts: list[Part], *, workers: int | None = None, scheduler: str |
     list of dict
         The parts' records, in the order of ``parts``.
     """
+    import dask
     from dask.distributed import as_completed
     from tqdm import tqdm
 
+    # Dask's LocalCluster sets OMP_NUM_THREADS=1 (and the like) for its workers in this process's
+    # environment too; they are put back after, so the main process keeps its threads
+    # (landuse.geometry.thread_count) for the balance and the outputs
+    spawn_environ = list(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    environ = {name: os.environ.get(name) for name in spawn_environ}
     client, cluster = _client(workers, scheduler, memory_limit)
     try:
         limits = {w["name"]: w.get("memory_limit") for w in client.scheduler_info()["workers"].values()}
@@ -185,6 +192,11 @@ def run_parts(parts: list[Part], *, workers: int | None = None, scheduler: str |
         client.close()
         if cluster is not None:
             cluster.close()
+        for name, value in environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _merged_manifest(region: Region, records: list[dict[str, Any]]) -> dict[str, Any]:

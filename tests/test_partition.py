@@ -3,6 +3,8 @@ the single-process results."""
 
 from __future__ import annotations
 
+import os
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -68,7 +70,10 @@ def test_partitioned_run_equals_the_single_process_run(two_municipalities):
     path, data, folder = two_municipalities
     common = {"data": data, "layers_dir": folder / "layers", "outputs": ("exports",)}
     single = run(str(path), out=folder / "single", **common)
+    omp = os.environ.get("OMP_NUM_THREADS")
     parted = run(str(path), out=folder / "parted", workers=2, **common)
+    # Dask sets OMP_NUM_THREADS=1 for its workers here too; the main process gets its threads back
+    assert os.environ.get("OMP_NUM_THREADS") == omp
     a = pd.read_csv(folder / "single" / "summary.csv")
     b = pd.read_csv(folder / "parted" / "summary.csv")
     assert len(a) > 10 and list(a.columns) == list(b.columns)
