@@ -685,6 +685,10 @@ def _site_labels(ax: Axes, sites: list[Site]) -> None:
     # boxes (x0, y0, x1, y1) labels must not cover: the scale bar and the north arrow
     taken = [(x0, y0, x0 + (x1 - x0) * 0.3, y0 + (y1 - y0) * 0.1),
              (x1 - (x1 - x0) * 0.12, y1 - (y1 - y0) * 0.17, x1, y1)]
+    # and the sites' own markers: a label never hides another site
+    dot = box_h * 0.15
+    taken += [(s.point.x - dot, s.point.y - dot, s.point.x + dot, s.point.y + dot)
+              for s in sites if s.point is not None]
     offsets = [(0.0, 0.0)] + [(r * np.cos(a), r * np.sin(a)) for r in (1.3, 2.4, 3.5)
                               for a in np.deg2rad([90, 30, 150, -30, 210, -90, 0, 180])]
     for site in sites:
