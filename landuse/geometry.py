@@ -178,10 +178,7 @@ def dissolve_in_tiles(zones: np.ndarray, *, tile_m: float = TILE_M,
     zones = zones[~shapely.is_empty(zones)] if len(zones) else zones
     if len(zones) < 2:
         return zones
-    x0, y0, x1, y1 = shapely.total_bounds(zones)
-    xs, ys = np.meshgrid(np.arange(np.floor(x0 / tile_m) * tile_m, x1, tile_m),
-                         np.arange(np.floor(y0 / tile_m) * tile_m, y1, tile_m))
-    tiles = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + tile_m, ys.ravel() + tile_m)
+    tiles = grid_tiles(shapely.box(*shapely.total_bounds(zones)), tile_m=tile_m)
     if near is not None:
         tiles = tiles[np.unique(near.query(tiles, predicate="intersects")[0])]
     dissolved = union_in_tiles(zones, tiles)

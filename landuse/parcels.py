@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
-from landuse.geometry import map_chunks, map_threads, subtract_union
+from landuse.geometry import grid_tiles, map_chunks, map_threads, subtract_union
 from landuse.io import read_vector, repair_geometries
 from landuse.layers import LayerSet
 from landuse.parameters import PARAMETER_DIR, load_values
@@ -214,10 +214,7 @@ def _remainder(layers: LayerSet, cutters: np.ndarray, is_water: np.ndarray) -> g
     pieces = []
     # cells per municipality: a cell on a border is cut there whichever neighbours are in the region
     for area in municipal_geometries(layers["boundaries"]):
-        x0, y0, x1, y1 = area.bounds
-        xs, ys = np.meshgrid(np.arange(np.floor(x0 / c) * c, x1, c), np.arange(np.floor(y0 / c) * c, y1, c))
-        cells = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + c, ys.ravel() + c)
-        pieces.append(shapely.intersection(cells[shapely.intersects(cells, area)], area))
+        pieces.append(shapely.intersection(grid_tiles(area, tile_m=c), area))
     cells = np.concatenate(pieces) if pieces else np.array([], dtype=object)
     transport = _dissolve_per_cell(cells, cutters[~is_water])
     water = shapely.difference(_dissolve_per_cell(cells, cutters[is_water]), transport)
