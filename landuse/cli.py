@@ -24,7 +24,10 @@ log = logging.getLogger("landuse")
 def _setup_logging(verbosity: int) -> None:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
+    # libraries' own progress chatter (font subsetting of every fact sheet, font cache) is not
+    # the run's: -v shows the run's steps, -vv everything
+    for name in ("pyogrio", "fontTools", "matplotlib"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING) if verbosity < 2 else level)
     # GDAL's own chatter on damaged files: the error we raise names the file; -v shows it
     logging.getLogger("rasterio._env").setLevel(logging.ERROR if verbosity < 1 else level)
 

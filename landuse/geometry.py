@@ -292,6 +292,46 @@ def drop_small_patches(areas: np.ndarray, min_m2: float, *, groups: np.ndarray |
     return kept, np.clip(np.round(share, 6), 0, 1)
 
 
+def outline_pieces(geoms: np.ndarray, *, max_segments: int = 4) -> np.ndarray:
+    """The outlines of ``geoms`` (lines; polygon rings, holes included) cut into consecutive
+    pieces of at most ``max_segments`` segments; points stay points.
+
+    The pieces cover exactly the outlines, vertex for vertex. Their envelopes are tight, so a
+    tree of them lets a nearest search compute few exact distances (a long road or a large
+    forest has one envelope over kilometres).
+
+    Parameters
+    ----------
+    geoms : ndarray of geometries
+        Points, lines, polygons or their multi-forms, in any mix.
+    max_segments : int
+        Segments per piece (≥ 1).
+
+    Returns
+    -------
+    ndarray of geometries
+        The points, then the line pieces (LineStrings of 2 to ``max_segments + 1`` vertices).
+    """
+    k = max(int(max_segments), 1)
+    geoms = np.asarray(geoms, dtype=object)
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    outlines = geoms.copy()
+    outlines[polygonal] = shapely.boundary(geoms[polygonal])
+    parts = shapely.get_parts(shapely.get_parts(outlines))
+    kind = shapely.get_type_id(parts)
+    points, lines = parts[kind == 0], parts[(kind == 1) | (kind == 2)]
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    n = np.bincount(line, minlength=len(lines))
+    p = np.arange(len(xy)) - (np.cumsum(n) - n)[line]  # position of each vertex on its line
+    first_piece = np.cumsum(-(-(n - 1) // k)) - (-(-(n - 1) // k))
+    # vertex p ends piece (p - 1) // k and starts piece p // k; the two differ where p % k == 0
+    ends, starts = p >= 1, (p <= n[line] - 2) & (p % k == 0)
+    piece = np.concatenate([first_piece[line[ends]] + (p[ends] - 1) // k, first_piece[line[starts]] + p[starts] // k])
+    order = np.lexsort((np.concatenate([p[ends], p[starts]]), piece))
+    pieces = shapely.linestrings(np.concatenate([xy[ends], xy[starts]])[order], indices=piece[order])
+    return np.concatenate([points, pieces])
+
+
 def area_frame(index: pd.Index, geoms: np.ndarray, ha: pd.Series, *, column: str = "eligible_ha") -> gpd.GeoDataFrame:
     """The non-empty geometries with their area column, on the matching part of ``index``.
 

@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
-from landuse.geometry import grid_tiles, map_chunks, map_threads, subtract_union
+from landuse.geometry import grid_tiles, map_chunks, map_threads, outline_pieces, subtract_union
 from landuse.io import read_vector, repair_geometries
 from landuse.layers import LayerSet
 from landuse.parameters import PARAMETER_DIR, load_values
@@ -65,6 +65,9 @@ PRECISION_M = 0.001
 REMAINDER_CELL_M = 1000.0
 #: Smallest piece (m²) kept as a parcel: below it, numerical dust of the cuts.
 DUST_M2 = 1.0
+#: Segments per outline piece of the distance searches: 4 was fastest of 1, 2, 4, 8 and 32
+#: (default region).
+OUTLINE_PIECE_SEGMENTS = 4
 #: OSM ``building`` values that are never dwellings (OSM wiki, Key:building: agricultural,
 #: storage, garage and technical buildings); "yes" and unknown values are judged by size.
 NON_DWELLING_KINDS = frozenset({
@@ -505,7 +508,13 @@ def _building_groups(layers: LayerSet, s: dict) -> gpd.GeoDataFrame:
 
 
 def nearest_distance(geoms: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Distance (m) from each geometry to the nearest target.
+    """Distance (m) from each geometry to the nearest target, exact.
+
+    A geometry that touches or overlaps a target is at 0 (a prepared predicate). Every other
+    geometry lies apart from every target, so its distance is the one to the targets' outlines;
+    these are searched as short pieces (:func:`landuse.geometry.outline_pieces`), whose tight
+    envelopes keep the exact distance computations of the nearest search few (default region:
+    about a third less time than a search over the whole features, the same distances).
 
     Parameters
     ----------
@@ -517,12 +526,17 @@ def nearest_distance(geoms: np.ndarray, targets: np.ndarray) -> np.ndarray:
     ndarray of float
         One distance (m) per geometry, 0 where it touches a target; NaN when there is no target.
     """
-    if len(targets) == 0:
-        return np.full(len(geoms), np.nan)
-    tree = shapely.STRtree(targets)
-    (gi, _), dist = tree.query_nearest(geoms, return_distance=True, all_matches=False)
     out = np.full(len(geoms), np.nan)
-    out[gi] = dist
+    if len(targets) == 0:
+        return out
+    touching = np.zeros(len(geoms), dtype=bool)
+    touching[shapely.STRtree(targets).query(geoms, predicate="intersects")[0]] = True
+    out[touching] = 0.0
+    apart = np.flatnonzero(~touching & ~shapely.is_empty(geoms))
+    pieces = outline_pieces(targets, max_segments=OUTLINE_PIECE_SEGMENTS)
+    if len(apart) and len(pieces):
+        (gi, _), dist = shapely.STRtree(pieces).query_nearest(geoms[apart], return_distance=True, all_matches=False)
+        out[apart[gi]] = dist
     return out
 
 
@@ -623,7 +637,8 @@ def waterway_length(parcels: gpd.GeoDataFrame, waterways: gpd.GeoDataFrame, stri
 
 
 def geojson_polygons(geoms: np.ndarray) -> list[dict]:
-    """GeoJSON-like MultiPolygon mappings of (multi)polygons, built from shapely's ragged arrays.
+    """GeoJSON-like mappings of (multi)polygons, built from shapely's ragged arrays: Polygon
+    mappings when every geometry is a polygon, else MultiPolygon mappings for all.
 
     Several times faster than each geometry's ``__geo_interface__``, which ``rasterize`` would
     otherwise call once per parcel and raster (default region: 1.6 s once instead of about 2 s

@@ -180,13 +180,23 @@ def run_parts(parts: list[Part], *, workers: int | None = None, scheduler: str |
                  ", ".join(sorted({f"{v / 2**30:.1f} GiB" if v else "none" for v in limits.values()})))
         futures = {client.submit(run_part, p, key=f"landuse-part-{p.ags}-{p.raw['name']}", pure=False, **options): p
                    for p in parts}
-        records = {}
+        records: dict[str, dict[str, Any]] = {}
+        failed: dict[str, BaseException] = {}
         with tqdm(total=len(parts), unit="municipality", disable=not progress, desc="partitions") as bar:
             for future in as_completed(futures):
-                rec = future.result()  # a part's error is raised here, named by the part's own messages
-                records[rec["ags"]] = rec
-                bar.set_postfix_str(f"{futures[future].name} {rec['seconds']:.0f} s")
+                part = futures[future]
+                try:
+                    rec = future.result()
+                except Exception as exc:  # noqa: BLE001 - the others go on; all failures are told at the end
+                    failed[part.ags] = exc
+                    log.warning("Municipality %s (%s) failed: %s", part.name, part.ags, exc)
+                    bar.set_postfix_str(f"{part.name} failed")
+                else:
+                    records[rec["ags"]] = rec
+                    bar.set_postfix_str(f"{part.name} {rec['seconds']:.0f} s")
                 bar.update()
+        if failed:
+            _raise_failures(parts, failed)
         return [records[p.ags] for p in parts]
     finally:
         client.close()
@@ -197,6 +207,25 @@ def run_parts(parts: list[Part], *, workers: int | None = None, scheduler: str |
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _raise_failures(parts: list[Part], failed: dict[str, BaseException]) -> None:
+    """One error for the parts that failed, after the others have finished (their stage caches
+    are kept, so a rerun redoes only the failed ones). A defect (not a user error) is raised as
+    it is, with its traceback."""
+    from landuse.errors import LanduseError
+
+    for exc in failed.values():
+        if not isinstance(exc, LanduseError):
+            raise exc
+    names = {p.ags: p.name for p in parts}
+    first_ags, first = next(iter(failed.items()))
+    others = [f"{names[a]} ({a})" for a in failed if a != first_ags]
+    if len(others) > 10:
+        others = [*others[:10], f"and {len(others) - 10} more"]
+    raise type(first)(f"{len(failed)} of {len(parts)} municipalities failed; {names[first_ags]} ({first_ags}): {first}"
+                      + (f" Also failed (see the warnings above): {', '.join(others)}." if others else "")
+                      + " The other municipalities are done and cached: a rerun redoes only the failed ones.")
 
 
 def _merged_manifest(region: Region, records: list[dict[str, Any]]) -> dict[str, Any]:

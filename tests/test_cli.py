@@ -443,3 +443,20 @@ def test_broken_data_is_one_line_and_changes_nothing(runner, tiny_region, layers
                              "--layers-dir", str(store), *command[1:]])
     _one_line_error(r, message)
     assert _files(finished) == before_out and _files(store) == before_store
+
+
+@pytest.mark.parametrize(("verbosity", "landuse_level", "font_level"),
+                         [(0, "WARNING", "WARNING"), (1, "INFO", "WARNING"), (2, "DEBUG", "DEBUG")])
+def test_verbose_logging_keeps_library_chatter_out_until_vv(verbosity, landuse_level, font_level):
+    import logging
+
+    from landuse.cli import _setup_logging
+
+    _setup_logging(verbosity)
+    try:
+        assert logging.getLevelName(logging.getLogger().level) == landuse_level
+        # fontTools logs every glyph of the fact sheets' font subsets at INFO
+        for name in ("fontTools", "matplotlib", "pyogrio"):
+            assert logging.getLevelName(logging.getLogger(name).level) == font_level
+    finally:
+        _setup_logging(0)

@@ -14,6 +14,7 @@ from landuse.geometry import (
     drop_small_patches,
     grid_tiles,
     map_threads,
+    outline_pieces,
     thread_count,
     union_in_tiles,
     union_per_group,
@@ -98,3 +99,20 @@ def test_union_in_tiles_is_aligned_with_the_tiles():
     assert shapely.is_empty(pieces).sum() > 0
     assert shapely.within(pieces[~shapely.is_empty(pieces)], tiles[~shapely.is_empty(pieces)]).all()
     assert shapely.area(pieces).sum() == pytest.approx(shapely.union_all(zones).area, rel=1e-12)
+
+
+def test_outline_pieces_cover_the_outlines_vertex_for_vertex():
+    ring_with_hole = shapely.Polygon([(0, 0), (100, 0), (100, 100), (0, 100)], [[(20, 20), (30, 20), (30, 30)]])
+    road = shapely.LineString([(200, 0), (210, 5), (220, 0), (230, 5), (240, 0), (250, 5), (260, 0)])
+    geoms = np.array([ring_with_hole, road, shapely.MultiPoint([(5, 5), (6, 6)]), shapely.Polygon()])
+    for k in (1, 2, 4, 100):
+        pieces = outline_pieces(geoms, max_segments=k)
+        kinds = shapely.get_type_id(pieces)
+        assert (kinds == 0).sum() == 2
+        lines = pieces[kinds == 1]
+        assert shapely.get_num_coordinates(lines).max() <= k + 1
+        # the outer ring (4 segments), the hole (3) and the road (6): ceil(n / k) pieces each
+        assert len(lines) == sum(-(-n // k) for n in (4, 3, 6))
+        assert shapely.length(lines).sum() == pytest.approx(400 + 10 + 10 + np.hypot(10, 10) + 6 * np.hypot(10, 5))
+        outline = shapely.union_all([ring_with_hole.boundary, road])
+        assert shapely.equals(shapely.line_merge(shapely.union_all(lines)), shapely.line_merge(outline))

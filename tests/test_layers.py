@@ -119,6 +119,18 @@ def test_region_not_covered_by_data():
         check_coverage(b, box(X0 - 5000, Y0 - 5000, X0 + 7000, Y0 + 7000), margin_m=3000, source="test.gpkg")
 
 
+def test_a_sliver_outside_the_data_is_a_note_more_is_an_error():
+    # 1 km² municipalities; the data end 20 m (2 %) and 60 m (6 %) short of their east side
+    west = box(X0, Y0, X0 + 1000, Y0 + 1000)
+    east = box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)
+    b = gpd.GeoDataFrame({"name": ["West", "East"]}, geometry=[west, east], crs="EPSG:25833")
+    out = check_coverage(b, box(X0 - 5000, Y0 - 5000, X0 + 1980, Y0 + 5000), margin_m=100, source="tiles.mbtiles")
+    assert out["municipalities_missing"] == {"East": [0.02, 0.02]}
+    assert out["region_missing_km2"] == pytest.approx(0.02)
+    with pytest.raises(DataError, match=r"tiles.mbtiles does not cover the region: missing East \(0.1 km², 6%\)"):
+        check_coverage(b, box(X0 - 5000, Y0 - 5000, X0 + 1940, Y0 + 5000), margin_m=100, source="tiles.mbtiles")
+
+
 def test_margin_not_covered_warns(caplog):
     b = gpd.GeoDataFrame({"name": ["A"]}, geometry=[NORD], crs="EPSG:25833")
     extent = box(X0 - 100, Y0 - 5000, X0 + 5000, Y0 + 5000)  # only 100 m of margin to the west

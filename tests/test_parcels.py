@@ -413,3 +413,28 @@ def test_geojson_of_polygons_and_multipolygons_rasterizes_like_shapely():
                                              transform=transform)
         assert (ours == theirs).all()
         assert (ours == 1).sum() == (400 * 400 - 200 * 200) / 100  # cells of 100 m², the hole left out
+
+
+def test_nearest_distance_is_the_exact_distance_to_the_nearest_target():
+    from landuse.parcels import nearest_distance
+
+    rng = np.random.default_rng(7)
+    forest = shapely.Polygon([(0, 0), (1000, 0), (1000, 1000), (0, 1000)],
+                             [[(300, 300), (700, 300), (700, 700), (300, 700)]])
+    road = shapely.LineString(rng.uniform(-2000, 3000, size=(40, 2)))
+    mast = shapely.Point(2500, -800)
+    targets = np.array([forest, road, mast])
+    parcels = np.array([
+        box(400, 400, 500, 500),  # in the forest's clearing: apart from it, 100 m to its inner ring
+        box(100, 100, 120, 120),  # inside the forest
+        box(-50, -50, 1050, 1050),  # holds the forest
+        *shapely.buffer(shapely.points(rng.uniform(-3000, 4000, size=(60, 2))), 30, quad_segs=3),
+        shapely.Polygon(),
+    ])
+    got = nearest_distance(parcels, targets)
+    expected = shapely.distance(parcels[:, None], targets[None, :]).min(axis=1)
+    assert got[:-1] == pytest.approx(expected[:-1], abs=1e-9)
+    assert got[1] == got[2] == 0
+    assert got[0] == pytest.approx(min(100, shapely.distance(parcels[0], road)))
+    assert np.isnan(got[-1])  # an empty parcel has no distance
+    assert np.isnan(nearest_distance(parcels, np.array([], dtype=object))).all()

@@ -109,3 +109,18 @@ def test_a_scheduler_that_does_not_answer_is_one_line(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match=r"--scheduler tcp://127.0.0.1:9: no Dask scheduler answers there within 1 s"):
         partition.run_parts(parts_of(load_region("leipzig-wurzen"), layers_dir=tmp_path, out=tmp_path),
                             scheduler="tcp://127.0.0.1:9", progress=False, data=None)
+
+
+def test_failed_municipalities_are_told_together_after_the_others(two_municipalities, tmp_path):
+    from landuse.errors import DataError
+    from landuse.partition import run_parts
+
+    path, _, _ = two_municipalities
+    parts = parts_of(load_region(str(path)), layers_dir=tmp_path / "layers", out=tmp_path / "out")
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    # neither part finds its OpenStreetMap file: both run to their end, and one error names both
+    with pytest.raises(DataError, match=r"^2 of 2 municipalities failed; (Wurzen|Thallwitz) \(1472\d{4}\): .*not "
+                                        r"found.* Also failed \(see the warnings above\): (Thallwitz|Wurzen) .*a rerun "
+                                        r"redoes only the failed ones\.$"):
+        run_parts(parts, workers=1, progress=False, data=empty)
