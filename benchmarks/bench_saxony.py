@@ -1,8 +1,8 @@
 """Partitioned runs at scale: a district and all of Saxony on a local Dask cluster; print wall
 time, peak memory per worker and in total, and the time per municipality.
 
-Usage: python benchmarks/bench_saxony.py [--district 14729] [--workers 2] [--saxony] [--work DIR]
-       [--data DIR]
+Usage: python benchmarks/bench_saxony.py [--district 14729] [--workers 2] [--saxony [--saxony-only]]
+       [--work DIR] [--data DIR]
 Target (issue #14): all of Saxony (426 municipalities) <= 15 minutes and <= 6 GB peak in total.
 Without --saxony only the district runs and the figure for Saxony is extrapolated from it
 (time per municipality x 426 / workers).
@@ -45,18 +45,23 @@ def main() -> None:
     parser.add_argument("--district", default="14729")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--saxony", action="store_true")
+    parser.add_argument("--saxony-only", action="store_true", help="with --saxony: skip the district")
     parser.add_argument("--work", default=None)
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
     data = Path(args.data) if args.data else shared_data_root()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-saxony-"))
-    district = measure(args.district, workers=args.workers, work=work, data=data)
-    estimate = district["per_muni"] * SAXON_MUNICIPALITIES / args.workers
-    print(f"Saxony extrapolated from the district: {estimate / 60:.0f} min on {args.workers} workers; "
-          f"15 min needs about {district['per_muni'] * SAXON_MUNICIPALITIES / 900:.0f} workers "
-          f"({district['worker_peak'] / 1024:.1f} GB each)")
+    if not (args.saxony and args.saxony_only):
+        district = measure(args.district, workers=args.workers, work=work, data=data)
+        estimate = district["per_muni"] * SAXON_MUNICIPALITIES / args.workers
+        print(f"Saxony extrapolated from the district: {estimate / 60:.0f} min on {args.workers} workers; "
+              f"15 min needs about {district['per_muni'] * SAXON_MUNICIPALITIES / 900:.0f} workers "
+              f"({district['worker_peak'] / 1024:.1f} GB each)")
     if args.saxony:
-        measure("14", workers=args.workers, work=work, data=data)
+        saxony = measure("14", workers=args.workers, work=work, data=data)
+        print(f"Saxony: {saxony['wall'] / 60:.0f} min on {args.workers} workers (target 15 min); at "
+              f"{saxony['per_muni']:.0f} s per municipality, 15 min of partitions need about "
+              f"{saxony['per_muni'] * saxony['n'] / 900:.0f} workers ({saxony['worker_peak'] / 1024:.1f} GB each)")
 
 
 if __name__ == "__main__":
