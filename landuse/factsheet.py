@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import textwrap
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1064,20 +1064,29 @@ def _write_forked(job: tuple[str, Path]) -> Path:
     return write_factsheet(_FORKED, *job)
 
 
-def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]]):
+def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
+                        meanwhile: Callable[[], Any] | None = None):
     """Write the sheets, yielding each path when it is done: in forked processes, one per core
     (:func:`landuse.geometry.thread_count`), where there are several sheets and the platform forks;
-    else one after the other. Matplotlib draws in one thread only, so sheets need processes."""
+    else one after the other. Matplotlib draws in one thread only, so sheets need processes.
+
+    ``meanwhile`` runs in this process once the sheet processes are forked (forking before it
+    starts keeps its threads and locks out of the children), else before the sheets."""
     global _FORKED
     processes = min(thread_count(), len(jobs))
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        if meanwhile is not None:
+            meanwhile()
         for name, path in jobs:
             yield write_factsheet(inputs, name, path)
         return
     _FORKED = inputs
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
-            yield from pool.imap_unordered(_write_forked, jobs)
+            done = pool.imap_unordered(_write_forked, jobs)
+            if meanwhile is not None:
+                meanwhile()
+            yield from done
     finally:
         _FORKED = None
 
@@ -1086,10 +1095,19 @@ def _quiet() -> bool:
     return not logging.getLogger("landuse").isEnabledFor(logging.WARNING)
 
 
-def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike) -> Path:
+def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike, *,
+                     meanwhile: Callable[[], Any] | None = None) -> Path:
     """``<folder>/<municipality>.pdf`` for every municipality of the region; the folder is
     replaced as a whole (an interrupted write leaves the previous one, see
     :func:`landuse.io.clean_temporary`). A progress bar counts the sheets (quiet under -q).
+
+    Parameters
+    ----------
+    inputs : SheetInputs
+    folder : path-like
+    meanwhile : callable, optional
+        Other work for this process while the sheet processes draw (the run's maps and
+        exports); an error in it stops the sheets and leaves the previous folder.
 
     Returns
     -------
@@ -1109,7 +1127,7 @@ def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike) -> Path:
     try:
         jobs = [(name, tmp / files[name]) for name, _ in munis]
         bar = tqdm(total=len(jobs), desc="fact sheets", unit="sheet", leave=False, disable=True if _quiet() else None)
-        for _ in _write_in_processes(inputs, jobs):
+        for _ in _write_in_processes(inputs, jobs, meanwhile):
             bar.update()
         bar.close()
         swap_folder(tmp, folder)

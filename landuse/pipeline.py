@@ -308,7 +308,7 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
     realistic = potential[potential["tier"] == "realistic"].drop(columns="tier")
     cache = ctx.cache
     written: list[Path] = []
-    reused = True
+    due: dict[str, tuple[str, str]] = {}
     for kind in [o for o in OUTPUTS if o in outputs]:
         key = config_hash(bal.key, kind, ctx.embed if kind == "maps" else None, files_key(ctx.parameters),
                           output_code_key(kind))
@@ -317,15 +317,29 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
         if not ctx.force and cache.fresh(stage, key, *files):
             log.info("%s unchanged: reusing %s", kind.capitalize(), ctx.target)
             continue
-        reused = False
+        due[kind] = (stage, key)
+
+    def write(kind: str) -> None:
+        stage, key = due[kind]
         t0 = time.perf_counter()
         if kind == "maps":
             _write_maps(ctx, layers.data, suitability, summary, realistic, parts)
-        elif kind == "factsheets":
-            _write_factsheets(ctx, layers.data, suitability, summary, parts)
         else:
             _write_exports(ctx, layers.data, {**suitability.data, "allocation": parts}, suitability.summary, summary)
         cache.done(stage, key, time.perf_counter() - t0)
+
+    others = [kind for kind in due if kind != "factsheets"]
+    if "factsheets" in due:
+        # the maps and exports are written here while the fact-sheet processes draw
+        stage, key = due["factsheets"]
+        t0 = time.perf_counter()
+        _write_factsheets(ctx, layers.data, suitability, summary, parts,
+                          meanwhile=lambda: [write(kind) for kind in others])
+        cache.done(stage, key, time.perf_counter() - t0)
+    else:
+        for kind in others:
+            write(kind)
+    reused = not due
     return StageResult(written, config_hash(bal.key, outputs), reused, summary, written)
 
 
@@ -341,7 +355,8 @@ def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summar
                       rules=ctx.rule_sets, embed=ctx.embed, title=_title(ctx))
 
 
-def _write_factsheets(ctx: Context, layers: LayerSet, suitability: StageResult, summary, parts) -> Path:
+def _write_factsheets(ctx: Context, layers: LayerSet, suitability: StageResult, summary, parts, *,
+                      meanwhile: Callable[[], Any] | None = None) -> Path:
     from landuse.factsheet import FOLDER, SheetInputs, write_factsheets
 
     inputs = SheetInputs(
@@ -351,7 +366,7 @@ def _write_factsheets(ctx: Context, layers: LayerSet, suitability: StageResult, 
         parameters=(f"{ctx.parameters.name} (sha256 {sha256_file(ctx.parameters)[:12]})" if ctx.parameters
                     else "landuse default (landuse/parameters/potential.yaml)"),
         out_of_range=list(getattr(ctx, "out_of_range", None) or []))
-    return write_factsheets(inputs, ctx.target / FOLDER)
+    return write_factsheets(inputs, ctx.target / FOLDER, meanwhile=meanwhile)
 
 
 def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_summary, summary) -> dict[str, Path]:

@@ -191,3 +191,29 @@ def test_sheets_in_processes_equal_sheets_one_by_one(inputs, tmp_path, monkeypat
     one = {p.name: p.read_bytes() for p in (tmp_path / "one").iterdir()}
     assert len(one) == len(NAMES) >= 2
     assert one == {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()}
+
+
+def test_other_work_runs_while_the_sheet_processes_draw(inputs, tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    seen = []
+    write_factsheets(inputs, tmp_path / "sheets", meanwhile=lambda: seen.append(len(multiprocessing.active_children())))
+    assert seen == [2]  # called once, with the two sheet processes already forked
+    assert len(list((tmp_path / "sheets").glob("*.pdf"))) == len(NAMES)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_an_error_in_the_other_work_keeps_the_previous_sheets(inputs, tmp_path, monkeypatch, threads):
+    monkeypatch.setenv("LANDUSE_THREADS", threads)
+    folder = tmp_path / "sheets"
+    write_factsheets(inputs, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def fail():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_factsheets(inputs, folder, meanwhile=fail)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -2,6 +2,7 @@
 are reused from the cache and rerun when an input changes; user options win over defaults."""
 
 import filecmp
+import json
 import shutil
 
 import pandas as pd
@@ -49,6 +50,10 @@ def test_stages_reused_and_rerun(tiny_region, tmp_path):
     kwargs = {"data": data, "layers_dir": tmp_path / "layers", "out": tmp_path / "out"}
     first = run(cfg, **kwargs)
     assert not any(r.reused for r in first.values())
+    # maps and exports are written while the fact-sheet processes draw: each kind is recorded
+    records = json.loads((tmp_path / "out" / CACHE_DIRNAME / "stages.json").read_text(encoding="utf-8"))
+    assert {"maps/default", "exports/default", "factsheets/default"} <= set(records)
+    assert (tmp_path / "out" / "map.html").is_file() and list((tmp_path / "out" / "factsheets").glob("*.pdf"))
     second = run(cfg, **kwargs)
     assert all(r.reused for r in second.values())
     # a changed rule reruns scoring, balance and outputs only
