@@ -19,6 +19,7 @@ and nothing else that depends on the clock or the machine (no local paths).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import multiprocessing
@@ -331,11 +332,14 @@ def _nice_length(width_m: float) -> float:
     return max([s for s in steps if s <= target] or [steps[0]])
 
 
-def _scale_bar(ax: Axes, x0: float, y0: float, width: float, height: float) -> None:
+def _scale_bar(ax: Axes, view: MapView) -> None:
     from matplotlib.patches import Rectangle
 
+    width, height = view.w, view.h
     length = _nice_length(width)
-    x, y, h = x0 + width * 0.03, y0 + height * 0.03, height * 0.012
+    # its white box spans x - 1 % to x + length + 4 % of the width: 2 % off the frame either side
+    x = view.x0 + (width * 0.94 - length if view.scale_right else width * 0.03)
+    y, h = view.y0 + height * 0.03, height * 0.012
     ax.add_patch(Rectangle((x - width * 0.01, y - h * 1.2), length + width * 0.05, h * 5.2, facecolor="white",
                            edgecolor="none", alpha=0.85, zorder=20))
     for i in range(2):
@@ -497,20 +501,32 @@ class MapView:
     y0: float
     w: float
     h: float
+    #: the scale bar stands in the bottom-right corner (else bottom-left)
+    scale_right: bool = False
 
     @property
     def box(self) -> shapely.Polygon:
         return shapely.box(self.x0, self.y0, self.x0 + self.w, self.y0 + self.h)
 
+    def scale_box(self, right: bool | None = None) -> tuple[float, float, float, float]:
+        """The corner (x0, y0, x1, y1) the scale bar takes, which labels keep off."""
+        right = self.scale_right if right is None else right
+        x = self.x0 + (0.7 * self.w if right else 0.0)
+        return (x, self.y0, x + 0.3 * self.w, self.y0 + 0.1 * self.h)
+
     @classmethod
     def around(cls, area: shapely.Geometry, aspect: float, pad: float = 1.06) -> MapView:
+        """The frame around ``area``, with the scale bar in the bottom corner that covers less
+        of it."""
         minx, miny, maxx, maxy = area.bounds
         w, h = max(maxx - minx, 1.0) * pad, max(maxy - miny, 1.0) * pad
         if w / h > aspect:
             h = w / aspect
         else:
             w = h * aspect
-        return cls((minx + maxx) / 2 - w / 2, (miny + maxy) / 2 - h / 2, w, h)
+        view = cls((minx + maxx) / 2 - w / 2, (miny + maxy) / 2 - h / 2, w, h)
+        covered = [area.intersection(shapely.box(*view.scale_box(right))).area for right in (False, True)]
+        return dataclasses.replace(view, scale_right=covered[1] < covered[0])
 
 
 def _in_municipality(inputs: SheetInputs, gdf: gpd.GeoDataFrame | None, name: str) -> gpd.GeoDataFrame | None:
@@ -562,7 +578,7 @@ def _map_panel(fig: Figure, rect: tuple[float, float, float, float], inputs: She
             ax.text(pt.x, pt.y, nb, fontsize=6, color="#8a8a8a", ha="center", va="center", style="italic",
                     zorder=13)
     ax.set_title(title, loc="left", fontsize=7.8, fontweight="bold", pad=3)
-    _scale_bar(ax, view.x0, view.y0, view.w, view.h)
+    _scale_bar(ax, view)
     _north_arrow(ax)
     return ax
 
@@ -641,7 +657,7 @@ def _page_map(fig: Figure, inputs: SheetInputs, name: str, sites: list[Site]) ->
                 handles.append(Patch(facecolor=layer.color, edgecolor=layer.color,
                                      label=f"{label}: {_num(ha_layer)} ha"))
         _border(ax, inputs, name)
-        _site_labels(ax, [s for s in sites if s.tech is tech])
+        _site_labels(ax, [s for s in sites if s.tech is tech], view)
     handles += [Patch(facecolor="#888888", alpha=0.85, label="Realistic tier: the use of each part in its "
                       "technology's colour (turbine sites as rings)"),
                 Line2D([], [], color=BORDER, linewidth=1.2, label=f"Municipal border of {name}"),
@@ -673,7 +689,7 @@ def _eligible_ha(inputs: SheetInputs, name: str) -> dict[str, float]:
             if f"{t.name}_eligible_ha" in mine}
 
 
-def _site_labels(ax: Axes, sites: list[Site]) -> None:
+def _site_labels(ax: Axes, sites: list[Site], view: MapView) -> None:
     """Top-site labels beside their sites, moved around the site until they do not overlap an
     earlier label (a thin leader line joins a moved label to its site)."""
     fig = ax.figure
@@ -683,8 +699,7 @@ def _site_labels(ax: Axes, sites: list[Site]) -> None:
     per_inch = (x1 - x0) / (bbox.width * fig.get_figwidth())  # metres per inch of page
     box_w, box_h = 0.24 * per_inch, 0.13 * per_inch  # a label's box ("W1" at 6.5 pt with padding)
     # boxes (x0, y0, x1, y1) labels must not cover: the scale bar and the north arrow
-    taken = [(x0, y0, x0 + (x1 - x0) * 0.3, y0 + (y1 - y0) * 0.1),
-             (x1 - (x1 - x0) * 0.12, y1 - (y1 - y0) * 0.17, x1, y1)]
+    taken = [view.scale_box(), (x1 - (x1 - x0) * 0.12, y1 - (y1 - y0) * 0.17, x1, y1)]
     # and the sites' own markers: a label never hides another site
     dot = box_h * 0.15
     taken += [(s.point.x - dot, s.point.y - dot, s.point.x + dot, s.point.y + dot)

@@ -217,3 +217,17 @@ def test_an_error_in_the_other_work_keeps_the_previous_sheets(inputs, tmp_path, 
         write_factsheets(inputs, folder, meanwhile=fail)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_the_scale_bar_takes_the_bottom_corner_that_hides_less_of_the_municipality():
+    from shapely.geometry import Polygon
+
+    from landuse.factsheet import MapView
+
+    # a triangle with its right angle bottom left fills that corner; mirrored, the other one
+    left_heavy = MapView.around(Polygon([(0, 0), (10_000, 0), (0, 10_000)]), 1.0)
+    right_heavy = MapView.around(Polygon([(0, 0), (10_000, 0), (10_000, 10_000)]), 1.0)
+    assert left_heavy.scale_right and not right_heavy.scale_right
+    x0, y0, x1, y1 = left_heavy.scale_box()
+    assert x1 == pytest.approx(left_heavy.x0 + left_heavy.w) and y0 == left_heavy.y0
+    assert right_heavy.scale_box()[0] == right_heavy.x0
