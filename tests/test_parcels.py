@@ -16,6 +16,7 @@ from landuse.config import load_region
 from landuse.errors import DataError
 from landuse.layers import build_layers
 from landuse.parcels import (
+    PRECISION_M,
     build_parcels,
     building_groups,
     derive_parcels,
@@ -438,3 +439,17 @@ def test_nearest_distance_is_the_exact_distance_to_the_nearest_target():
     assert got[0] == pytest.approx(min(100, shapely.distance(parcels[0], road)))
     assert np.isnan(got[-1])  # an empty parcel has no distance
     assert np.isnan(nearest_distance(parcels, np.array([], dtype=object))).all()
+
+
+def test_parcels_are_on_the_grid_but_carry_no_fixed_precision_model(tiny_layers):
+    # GEOS overlays honour a geometry's precision model: parcels built in this run must be cut
+    # like parcels read back from the cache (WKB drops the model), in floating point
+    parcels = derive_parcels(tiny_layers)
+    geoms = np.asarray(parcels.geometry.values)
+    assert len(geoms) > 5 and (shapely.get_precision(geoms) == 0).all()
+    mm = shapely.get_coordinates(geoms) / PRECISION_M
+    assert np.abs(mm - np.round(mm)).max() < 1e-6
+    again = shapely.from_wkb(shapely.to_wkb(geoms))
+    cutter = shapely.buffer(shapely.points(shapely.get_coordinates(geoms)[::7] + 0.3), 2.7)
+    cutter = shapely.union_all(cutter)
+    assert (shapely.equals_identical(shapely.difference(geoms, cutter), shapely.difference(again, cutter))).all()

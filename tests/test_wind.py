@@ -304,3 +304,15 @@ def test_each_municipality_places_its_own_turbines_away_from_the_border():
     e = together[together["parcel_id"] == "e"]
     d = west_turbines[["x", "y"]].to_numpy()[:, None, :] - e[["x", "y"]].to_numpy()[None, :, :]
     assert np.hypot((d @ u) / 800, (d @ v) / 480).min() >= 1 - 1e-9
+
+
+def test_tower_area_overlay_survives_an_invalid_input():
+    from landuse.technologies.wind import _difference
+
+    bow_tie = shapely.Polygon([(0, 0), (100, 100), (100, 0), (0, 100)])  # self-intersecting at (50, 50)
+    with pytest.raises(shapely.errors.GEOSException):
+        shapely.difference(bow_tie, box(40, 40, 60, 60))
+    rest = _difference(bow_tie, box(40, 0, 60, 100))
+    # two triangles of 2,500 m² each, minus the band 40 <= x <= 60 through their common vertex:
+    # each loses the integral of its height 100 - 2x (x from 40 to 50), 100 m²
+    assert shapely.is_valid(rest) and rest.area == pytest.approx(4800, rel=1e-9)

@@ -5,6 +5,7 @@ turbine placement in the eligible area with elliptical spacing, and the potentia
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from landuse import yields
 from landuse.config import WORKING_CRS
 from landuse.geometry import area_frame
 from landuse.technologies import Assessment, Output, ResultLayer, Technology, register
+
+log = logging.getLogger(__name__)
 
 #: Grid offsets tried per patch (k × k, in fractions of the spacing).
 OFFSET_STEPS = 4
@@ -86,7 +89,7 @@ def place_turbines(
     radius = rotor_diameter_m / 2
     towers = shapely.buffer(shapely.union_all(eligible.geometry.values), -radius, quad_segs=16)
     if keep_out is not None and not keep_out.is_empty:
-        towers = shapely.difference(towers, keep_out)
+        towers = _difference(towers, keep_out)
     patches = shapely.get_parts(towers)
     patches = patches[~shapely.is_empty(patches)]
     if len(patches) == 0:
@@ -130,6 +133,16 @@ def place_turbines(
         "turbine_id": [f"{id_prefix}{i + first_id:04d}" for i in range(len(points))],
         "parcel_id": parcel.to_numpy(), "x": placed[:, 0], "y": placed[:, 1], "rated_power_mw": rated_power_mw,
     }, geometry=points, crs=WORKING_CRS)
+
+
+def _difference(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+    """``a`` minus ``b``; where GEOS trips on an input that an inward buffer left invalid (a
+    self-touching ring), both are repaired with ``make_valid`` first, which moves no edge."""
+    try:
+        return shapely.difference(a, b)
+    except shapely.errors.GEOSException:
+        log.info("Tower area: overlay failed; repaired the inputs with make_valid and retried")
+        return shapely.difference(shapely.make_valid(a), shapely.make_valid(b))
 
 
 def border_band(area: shapely.Geometry, *, along_m: float, across_m: float,
