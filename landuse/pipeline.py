@@ -328,17 +328,19 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
             _write_exports(ctx, layers.data, {**suitability.data, "allocation": parts}, suitability.summary, summary)
         cache.done(stage, key, time.perf_counter() - t0)
 
-    others = [kind for kind in due if kind != "factsheets"]
+    def write_others() -> None:
+        for kind in due:
+            if kind != "factsheets":
+                write(kind)
+
     if "factsheets" in due:
         # the maps and exports are written here while the fact-sheet processes draw
         stage, key = due["factsheets"]
         t0 = time.perf_counter()
-        _write_factsheets(ctx, layers.data, suitability, summary, parts,
-                          meanwhile=lambda: [write(kind) for kind in others])
+        _write_factsheets(ctx, layers.data, suitability, summary, parts, meanwhile=write_others)
         cache.done(stage, key, time.perf_counter() - t0)
     else:
-        for kind in others:
-            write(kind)
+        write_others()
     reused = not due
     return StageResult(written, config_hash(bal.key, outputs), reused, summary, written)
 
