@@ -3,6 +3,7 @@ the same bytes for the same inputs, and a folder replaced as a whole."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import shutil
@@ -231,3 +232,32 @@ def test_the_scale_bar_takes_the_bottom_corner_that_hides_less_of_the_municipali
     x0, y0, x1, y1 = left_heavy.scale_box()
     assert x1 == pytest.approx(left_heavy.x0 + left_heavy.w) and y0 == left_heavy.y0
     assert right_heavy.scale_box()[0] == right_heavy.x0
+
+
+def test_a_sheet_takes_only_its_municipalitys_features(inputs):
+    from landuse.factsheet import municipality_inputs, rows_by_municipality
+
+    # a layer that knows its parcels only is cut by the parcels' municipality
+    eligible = next(g for k, g in inputs.results.items() if k.endswith("_eligible") and g["municipality"].nunique() == 2)
+    inputs = dataclasses.replace(inputs, results={**inputs.results,
+                                                  "by_parcel": eligible.drop(columns="municipality")})
+    rows = rows_by_municipality(inputs)
+    parcels = inputs.results["parcels"]
+    muni_of = parcels.set_index("parcel_id")["municipality"]
+    layers = {**inputs.results, "allocation": inputs.allocation}
+    for name in NAMES:
+        mine = municipality_inputs(inputs, name, rows)
+        for key, gdf in layers.items():
+            cut = mine.allocation if key == "allocation" else mine.results[key]
+            if "municipality" not in gdf and "parcel_id" not in gdf:  # cut by geometry where drawn
+                assert cut is gdf
+                continue
+            munis = gdf["municipality"] if "municipality" in gdf else gdf["parcel_id"].map(muni_of)
+            expected = gdf[munis.to_numpy() == name]
+            assert cut.index.equals(expected.index), key
+            assert cut.geometry.area.sum() == pytest.approx(expected.geometry.area.sum(), rel=1e-12)
+        assert mine.boundaries is inputs.boundaries and mine.summary is inputs.summary
+    # each of the two municipalities gets some of the parcels and of the by-parcel layer, together all
+    for key in ("parcels", "by_parcel"):
+        counts = [len(municipality_inputs(inputs, n, rows).results[key]) for n in NAMES]
+        assert min(counts) > 0 and sum(counts) == len(inputs.results[key])
