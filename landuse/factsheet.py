@@ -1210,5 +1210,6 @@ def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike, *,
     return folder
 
 
-__all__ = ["write_factsheets", "write_factsheet", "SheetInputs", "municipality_inputs", "rows_by_municipality", "slug", "factsheet_files", "top_sites",
+__all__ = ["write_factsheets", "write_factsheet", "SheetInputs", "municipality_inputs", "rows_by_municipality",
+           "slug", "factsheet_files", "top_sites",
            "balance_bars", "missing_data", "source_lines", "reason_words", "FOLDER", "PAGES"]

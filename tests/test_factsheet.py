@@ -238,7 +238,8 @@ def test_a_sheet_takes_only_its_municipalitys_features(inputs):
     from landuse.factsheet import municipality_inputs, rows_by_municipality
 
     # a layer that knows its parcels only is cut by the parcels' municipality
-    eligible = next(g for k, g in inputs.results.items() if k.endswith("_eligible") and g["municipality"].nunique() == 2)
+    eligible = next(g for k, g in inputs.results.items()
+                    if k.endswith("_eligible") and g["municipality"].nunique() == 2)
     inputs = dataclasses.replace(inputs, results={**inputs.results,
                                                   "by_parcel": eligible.drop(columns="municipality")})
     rows = rows_by_municipality(inputs)
