@@ -83,26 +83,32 @@ def with_ranges(compute: Callable[[dict[str, float]], pd.DataFrame], params: dic
     For each output column every parameter is set to the end of its range that lowers (for
     ``_low``) or raises (for ``_high``) that column's total, found by moving one parameter at a
     time; so low ≤ central ≤ high holds for every column of a monotone formula.
-    """
-    results: dict[tuple, pd.DataFrame] = {}
 
-    def run(values: dict[str, float]) -> pd.DataFrame:
-        # columns that move with the same parameters share one computation
-        key = tuple(sorted(values.items()))
-        if key not in results:
-            results[key] = compute(values)
-        return results[key]
+    Only what the ends need is kept: of each one-parameter trial the columns it moves, and of
+    the other parameter sets the columns they are for, one set at a time. (Keeping every trial
+    whole held some fifty copies of the result, about 4 GB for the 400,000 parcels of Saxony.)
+    """
+    def key(values: dict[str, float]) -> tuple:
+        return tuple(sorted(values.items()))
 
     central_values = {k: p.value for k, p in params.items()}
-    central = run(central_values)
+    central = compute(central_values)
+    central_total = central.sum()
+    # per parameter set, the columns in which it differs from the central result
+    moved: dict[tuple, pd.DataFrame] = {key(central_values): central.iloc[:, :0]}
     totals = {}
     for name, prm in params.items():
         if prm.low == prm.high:
             continue
         for end in ("low", "high"):
             trial = dict(central_values, **{name: getattr(prm, end)})
-            totals[(name, end)] = run(trial).sum()
-    out = central.copy()
+            if key(trial) not in moved:
+                frame = compute(trial)
+                moved[key(trial)] = frame[[c for c in frame.columns if not frame[c].equals(central[c])]]
+            total = central_total.copy()
+            total[moved[key(trial)].columns] = moved[key(trial)].sum()
+            totals[(name, end)] = total
+    ends: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
     for col in central.columns:
         lo_vals, hi_vals = dict(central_values), dict(central_values)
         for name, prm in params.items():
@@ -112,8 +118,23 @@ def with_ranges(compute: Callable[[dict[str, float]], pd.DataFrame], params: dic
             if at_low == at_high:  # the column does not depend on this parameter
                 continue
             lo_vals[name], hi_vals[name] = (prm.low, prm.high) if at_low < at_high else (prm.high, prm.low)
-        out[f"{col}_low"] = np.minimum(run(lo_vals)[col], central[col])
-        out[f"{col}_high"] = np.maximum(run(hi_vals)[col], central[col])
+        ends[col] = (lo_vals, hi_vals)
+    wanted: dict[tuple, tuple[dict[str, float], list[str]]] = {}
+    for col, pair in ends.items():
+        for values in pair:
+            if key(values) not in moved:
+                wanted.setdefault(key(values), (values, []))[1].append(col)
+    for k, (values, cols) in wanted.items():  # one result in memory at a time
+        moved[k] = compute(values)[sorted(set(cols), key=list(central.columns).index)]
+
+    def column(values: dict[str, float], col: str) -> pd.Series:
+        frame = moved[key(values)]
+        return frame[col] if col in frame.columns else central[col]
+
+    out = central.copy()
+    for col, (lo_vals, hi_vals) in ends.items():
+        out[f"{col}_low"] = np.minimum(column(lo_vals, col), central[col])
+        out[f"{col}_high"] = np.maximum(column(hi_vals, col), central[col])
     return out
 
 

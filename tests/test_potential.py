@@ -108,3 +108,59 @@ def test_changed_parameter_file_changes_result(tmp_path):
     new = parcel_potential(_parcels(), rule_sets=RULES, params=potential_parameters(RULES, changed))
     assert new.loc["alley", "coppice_t_dm_a"] == pytest.approx(base.loc["alley", "coppice_t_dm_a"] * 9 / 7)
     assert np.allclose(new["pv_mwp"], base["pv_mwp"])
+
+
+def _ranges_keeping_every_trial(compute, params):
+    """The plain way: every trial kept whole (what :func:`with_ranges` must equal)."""
+    runs = {}
+
+    def run(values):
+        return runs.setdefault(tuple(sorted(values.items())), compute(values))
+
+    central_values = {k: p.value for k, p in params.items()}
+    central = run(central_values)
+    ranged = {k: p for k, p in params.items() if p.low != p.high}
+    totals = {(k, end): run(dict(central_values, **{k: getattr(p, end)})).sum() for k, p in ranged.items()
+              for end in ("low", "high")}
+    out = central.copy()
+    for col in central.columns:
+        lo, hi = dict(central_values), dict(central_values)
+        for k, p in ranged.items():
+            a, b = totals[(k, "low")][col], totals[(k, "high")][col]
+            if a != b:
+                lo[k], hi[k] = (p.low, p.high) if a < b else (p.high, p.low)
+        out[f"{col}_low"] = np.minimum(run(lo)[col], central[col])
+        out[f"{col}_high"] = np.maximum(run(hi)[col], central[col])
+    return out
+
+
+def test_ranges_keep_only_the_columns_each_end_needs():
+    from landuse.parameters import Parameter
+    from landuse.potential import with_ranges
+
+    rng = np.random.default_rng(7)
+    area = pd.Series(rng.uniform(0.0, 30.0, 500), name="ha")
+    area[::17] = np.nan
+    params = {"yield": Parameter(10.0, 6.0, 14.0, "t/ha", "test", "sourced"),
+              "loss": Parameter(0.1, 0.05, 0.3, "1", "test", "sourced"),
+              "power": Parameter(5.0, 5.0, 7.0, "MW", "test", "sourced"),  # central at its low end
+              "fixed": Parameter(2.0, 2.0, 2.0, "1", "test", "sourced")}
+    calls = []
+
+    def compute(v):
+        calls.append(dict(v))
+        return pd.DataFrame({"biomass_t_a": area * v["yield"] * (1 - v["loss"]),
+                             "power_mw": area * v["power"] * v["fixed"],
+                             "mixed_t_a": area * v["yield"] * v["power"] / (1 + v["loss"]),
+                             "constant_ha": area * v["fixed"]})
+
+    got = with_ranges(compute, params)
+    sets = [tuple(sorted(c.items())) for c in calls]
+    expected = _ranges_keeping_every_trial(compute, params)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.loc[1, "biomass_t_a_low"] == pytest.approx(area[1] * 6.0 * 0.7)
+    assert got.loc[1, "mixed_t_a_high"] == pytest.approx(area[1] * 14.0 * 7.0 / 1.05)
+    assert (got["constant_ha_low"].dropna() == got["constant_ha"].dropna()).all()
+    # central, five one-parameter trials (power's low end is the central set) and three sets of
+    # two parameters at once (the biomass ends, the mixed column's high end): each computed once
+    assert len(sets) == 9 and len(set(sets)) == 9
