@@ -270,38 +270,43 @@ def merge_parts(region: Region, records: list[dict[str, Any]], *, technologies: 
         statistics per municipality; not the features), parcels (indexed by ``parcel_id``, in the
         single-process order), the suitability layers and the suitability summary.
     """
+    import pyarrow.parquet as pq
+
     from landuse import technologies as registry
     from landuse.cache import Cache
     from landuse.layers import LayerSet
     from landuse.suitability import municipality_summary
 
     stage = f"suitability/{scenario or 'default'}"
-    parcels, frames = [], {}
+    frames: dict[str, list] = {}
     for rec in records:
-        cache = Cache.open(Path(rec["out"]))
-        parcels.append(cache.read_frames("parcels")["parcels"])
-        for key, gdf in cache.read_frames(stage).items():
-            frames.setdefault(key, []).append(gdf)
-    # the single-process order: parcels by AGS and id, per-parcel layers in the parcels' order
-    parcels = pd.concat(parcels)
-    parcels = parcels.iloc[pd.Series(parcels["ags"].astype(str).to_numpy()).argsort(kind="stable")]
-    position = pd.Series(range(len(parcels)), index=parcels.index)
+        for key, gdf in Cache.open(Path(rec["out"])).read_frames(stage).items():
+            if key != "suitability_summary":
+                frames.setdefault(key, []).append(gdf)
+    # the single-process order: parcels by AGS and id (each part's in its own order), the
+    # per-parcel layers in the parcels' order
+    scored = pd.concat(frames.pop("parcels"), ignore_index=True)
+    scored = scored.iloc[pd.Series(scored["ags"].astype(str).to_numpy()).argsort(kind="stable")].reset_index(drop=True)
+    position = pd.Series(range(len(scored)), index=scored["parcel_id"].to_numpy())
     per_parcel = {f"{name}_{lyr.key}": lyr.per_parcel for name in technologies for lyr in registry.get(name).layers}
-    merged: dict[str, gpd.GeoDataFrame] = {}
+    merged: dict[str, gpd.GeoDataFrame] = {"parcels": scored}
     for key, pieces in frames.items():
-        if key == "suitability_summary":
-            continue
         gdf = pd.concat(pieces, ignore_index=True)
         if "parcel_id" in gdf and per_parcel.get(key, True):
             gdf = gdf.iloc[position.reindex(gdf["parcel_id"]).to_numpy().argsort(kind="stable")]
         merged[key] = gdf.reset_index(drop=True)
+    # the parcel model is the scored parcels' own columns: read again, its geometries would be
+    # a second copy of the region's (about 1 GB for all of Saxony)
+    columns = [c for c in pq.read_schema(Cache.open(Path(records[0]["out"])).path("parcels", "parcels.parquet")).names
+               if c in scored.columns and c != "parcel_id"]
+    parcels = scored.set_index("parcel_id")[columns]
     # boundaries and land statistics in the region's order of municipalities, as a single process has them
     rank = {m.ags: k for k, m in enumerate(region.municipalities)}
     in_order = sorted(records, key=lambda r: rank.get(r["ags"], len(rank)))
     bounds = gpd.GeoDataFrame(pd.concat([r["boundaries"] for r in in_order], ignore_index=True), crs=WORKING_CRS)
     land_rows = pd.concat([pd.read_parquet(Path(r["out"]) / "land_rows.parquet") for r in in_order])
     layers = LayerSet(layers={"boundaries": bounds}, manifest=_merged_manifest(region, records), land_rows=land_rows)
-    scored = merged["parcels"].set_index("parcel_id")
+    scored = scored.set_index("parcel_id")
     results = {name: {"table": scored[[c for c in scored.columns if c.startswith(f"{name}_")]]
                       .rename(columns=lambda c, n=name: c.removeprefix(f"{n}_"))} for name in technologies}
     land_ha = pd.Series(bounds.geometry.area.to_numpy() / 1e4, index=bounds["name"].to_numpy())

@@ -89,6 +89,11 @@ def test_partitioned_run_equals_the_single_process_run(two_municipalities):
     assert np.isclose(pa.geometry.area.sum(), pb.geometry.area.sum(), rtol=1e-12)
     for col in ("wind_score", "pv_score", "agroforestry_score", "wind_eligible_ha", "pv_eligible_ha"):
         assert np.allclose(pa[col].to_numpy(float), pb[col].to_numpy(float), equal_nan=True), col
+    # the merged parcel model (the scored parcels' own columns) is the single process's
+    ma, mb = single["parcels"].data, parted["parcels"].data
+    assert list(ma.columns) == list(mb.columns) and mb.index.name == "parcel_id" and mb.crs == ma.crs
+    pd.testing.assert_frame_equal(ma.drop(columns="geometry"), mb.drop(columns="geometry"))
+    assert ma.geometry.geom_equals_exact(mb.geometry, tolerance=0).all()
     ta, tb = single["suitability"].data["wind_turbines"], parted["suitability"].data["wind_turbines"]
     assert len(ta) >= 5 and list(ta["turbine_id"]) == list(tb["turbine_id"])
     assert np.allclose(ta[["x", "y"]].to_numpy(float), tb[["x", "y"]].to_numpy(float))
