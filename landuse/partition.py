@@ -274,13 +274,15 @@ def merge_parts(region: Region, records: list[dict[str, Any]], *, technologies: 
 
     from landuse import technologies as registry
     from landuse.cache import Cache
+    from landuse.geometry import map_threads
     from landuse.layers import LayerSet
     from landuse.suitability import municipality_summary
 
     stage = f"suitability/{scenario or 'default'}"
     frames: dict[str, list] = {}
-    for rec in records:
-        for key, gdf in Cache.open(Path(rec["out"])).read_frames(stage).items():
+    # Parquet decoding and WKB parsing release the GIL: the parts are read on several threads
+    for part in map_threads(lambda rec: Cache.open(Path(rec["out"])).read_frames(stage), records):
+        for key, gdf in part.items():
             if key != "suitability_summary":
                 frames.setdefault(key, []).append(gdf)
     # the single-process order: parcels by AGS and id (each part's in its own order), the
