@@ -109,8 +109,9 @@ def region_from_ags(codes: str | list[str], *, data_root: str | Path, template: 
     municipalities = []
     for r in rows.itertuples(index=False):
         name, key = str(getattr(r, spec["name_field"])), str(getattr(r, spec["ags_field"])).strip()
-        # each municipality is its own group (loads are per group); namesakes keep their key
-        entry = {"name": name, "ags": key, "group": f"{name} ({key})" if name in twice else name}
+        # results are keyed by name and each municipality is its own group: namesakes carry their key
+        shown = f"{name} ({key})" if name in twice else name
+        entry = {"name": shown, "ags": key, "group": shown}
         inhabitants = _population(getattr(r, "destatis", None))
         if inhabitants:
             entry["inhabitants"] = inhabitants

@@ -84,7 +84,8 @@ def parts_of(region: Region, *, layers_dir: Path, out: Path) -> list[Part]:
         entry = {**(raw_munis[k] if k < len(raw_munis) else {}), "name": m.name, "ags": m.ags, "group": m.group}
         # a part runs until the suitability: the emission loads stay with the whole region
         raw = {key: v for key, v in region.raw.items() if key != "baseline"}
-        raw.update(name=f"{region.name}-{m.ags}", title=f"{m.name} ({m.ags})", municipalities=[entry])
+        title = m.name if m.ags in (m.name or "") else f"{m.name} ({m.ags})"
+        raw.update(name=f"{region.name}-{m.ags}", title=title, municipalities=[entry])
         parts.append(Part(m.ags, m.name, raw, region.path, Path(layers_dir) / PARTS_FOLDER / region.name,
                           Path(out) / ".landuse-cache" / PARTS_FOLDER / m.ags))
     return sorted(parts, key=lambda p: p.ags)

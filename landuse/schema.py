@@ -993,12 +993,21 @@ class RegionConfig(_Model):
     @model_validator(mode="after")
     def _consistent(self):
         seen: dict[str, int] = {}
+        named: dict[str, int] = {}
         for i, m in enumerate(self.municipalities):
             if m.ags is not None:
                 if m.ags in seen:
                     raise _fail(f"AGS '{m.ags}' is listed twice (also municipalities[{seen[m.ags]}])",
                                 ("municipalities", i, "ags"))
                 seen[m.ags] = i
+            if m.name is not None:
+                # results are reported per municipality name: two of one name would be added into one row
+                key = m.name.strip().casefold()
+                if key in named:
+                    raise _fail(f"name '{m.name}' is given twice (also municipalities[{named[key]}]); give each "
+                                f"municipality its own name, e.g. '{m.name} ({m.ags or 'its AGS'})'",
+                                ("municipalities", i, "name"))
+                named[key] = i
         groups = self.groups
         for name in self.baseline.groups:
             if name not in groups:

@@ -55,3 +55,48 @@ def test_run_a_small_municipality_far_from_the_default_box(tmp_path):
     meta = pyogrio.read_dataframe(out / "landuse.gpkg", layer="metadata", read_geometry=False)
     notes = meta.set_index(meta.columns[0]).iloc[:, 0].to_dict()["notes"]
     assert "raster dem" in notes and "raster irradiation" in notes  # the Leipzig-box rasters do not reach it
+
+
+@needs_data
+def test_namesakes_keep_their_key_in_name_and_group():
+    """Saxony has two municipalities named Bernsdorf (Landkreis Zwickau, Landkreis Bautzen)."""
+    from landuse.sources.boundaries import read_boundaries
+
+    region = region_from_ags("14524010,14625030", data_root=ROOT)
+    assert [(m.name, m.group) for m in region.municipalities] == [
+        ("Bernsdorf (14524010)", "Bernsdorf (14524010)"), ("Bernsdorf (14625030)", "Bernsdorf (14625030)")]
+    alone = region_from_ags("14524010", data_root=ROOT)
+    assert [m.name for m in alone.municipalities] == ["Bernsdorf"]  # no namesake in the region: the plain name
+    bounds = read_boundaries(region.sources["boundaries"], ROOT, region)
+    assert bounds["name"].tolist() == ["Bernsdorf (14524010)", "Bernsdorf (14625030)"]
+    assert bounds["ags"].tolist() == ["14524010", "14625030"]
+    areas_km2 = (bounds.geometry.area / 1e6).round(0).tolist()
+    assert areas_km2[0] != areas_km2[1] and all(5 < a < 100 for a in areas_km2)
+
+
+@needs_data
+def test_namesakes_get_a_row_and_a_fact_sheet_each(tmp_path):
+    """Before, both Bernsdorfs were added into one row of the balance and one fact sheet was missing."""
+    import pandas as pd
+
+    from landuse.partition import parts_of
+
+    out, layers = tmp_path / "out", tmp_path / "layers"
+    r = CliRunner().invoke(main, ["-q", "run", "--ags", "14524010,14625030", "--data", str(ROOT), "--out", str(out),
+                                  "--layers-dir", str(layers), "--no-embed"])
+    assert r.exit_code == 0, r.output
+    names = ["Bernsdorf (14524010)", "Bernsdorf (14625030)"]
+    summary = pd.read_csv(out / "summary.csv")
+    full = summary[(summary["tier"] == "technical") & (summary["share_realised"] == 1)].set_index("level")
+    assert sorted(full.loc["municipality", "area"]) == names
+    coppice_ha = full.loc["municipality"].set_index("area")["coppice_planted_ha"]
+    assert coppice_ha.gt(10).all() and coppice_ha.iloc[0] != coppice_ha.iloc[1]
+    assert full.loc["region", "coppice_planted_ha"] == pytest.approx(coppice_ha.sum())
+    assert sorted(p.name for p in (out / "factsheets").glob("*.pdf")) == ["bernsdorf-14524010.pdf",
+                                                                          "bernsdorf-14625030.pdf"]
+    parcels = gpd.read_file(out / "landuse.gpkg", layer="parcels", columns=["municipality", "ags"])
+    assert parcels.groupby("municipality")["ags"].unique().map(list).to_dict() == {
+        names[0]: ["14524010"], names[1]: ["14625030"]}
+    # a partitioned run names its parts the same way, so the merged rows stay apart
+    parts = parts_of(region_from_ags("14524010,14625030", data_root=ROOT), layers_dir=layers, out=out)
+    assert [(p.name, p.region.municipalities[0].name, p.raw["title"]) for p in parts] == [(n, n, n) for n in names]

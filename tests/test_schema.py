@@ -262,6 +262,14 @@ def test_duplicate_ags(tmp_path):
         "municipalities[Bennewitz].ags: AGS '14729410' is listed twice (also municipalities[0])")
 
 
+def test_duplicate_name(tmp_path):
+    """Results are reported by name: two municipalities of one name would be added into one row."""
+    text = _replace(REGION, '{name: Bennewitz, ags: "14729030"', '{name: wurzen, ags: "14729030"')
+    assert _error(RegionConfig, tmp_path, text) == (
+        "municipalities[wurzen].name: name 'wurzen' is given twice (also municipalities[0]); give each "
+        "municipality its own name, e.g. 'wurzen (14729030)'")
+
+
 def test_municipality_without_name_or_ags(tmp_path):
     text = _replace(REGION, '{name: Bennewitz, ags: "14729030", group: Wurzener Land}', "{group: Wurzener Land}")
     assert _error(RegionConfig, tmp_path, text) == (

@@ -73,9 +73,14 @@ def select_municipalities(
             options = ", ".join(f"{a}" for a in hit[ags_field].astype(str).unique())
             raise ConfigError(f"Municipality name '{m.name}' is ambiguous in {source} (AGS {options}); give its AGS.")
         geom = hit.geometry.union_all()
-        rows.append({"ags": str(hit[ags_field].iloc[0]), "name": str(hit[name_field].iloc[0]),
+        # the region's name labels the results (it may tell namesakes apart); the file's when it gives none
+        rows.append({"ags": str(hit[ags_field].iloc[0]), "name": m.name or str(hit[name_field].iloc[0]),
                      "group": m.group, "geometry": geom})
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=table.crs)
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=table.crs)
+    # municipalities given by AGS alone take the file's name, which may repeat (two Bernsdorfs in Saxony)
+    twice = out["name"].duplicated(keep=False)
+    out.loc[twice, "name"] = out.loc[twice, "name"] + " (" + out.loc[twice, "ags"] + ")"
+    return out
 
 
 def read_boundaries(spec: dict, data_dir: Path, region: Region) -> gpd.GeoDataFrame:
