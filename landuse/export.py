@@ -32,6 +32,7 @@ import shutil
 import struct
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from xml.sax.saxutils import quoteattr
@@ -700,7 +701,7 @@ def clean_geometries(gdf: gpd.GeoDataFrame, *, layer: str = "") -> gpd.GeoDataFr
         log.warning("%s: snapping to %g m changed the area of %d features by more than %.2g %% (at most %.2g %%)",
                     layer or "layer", GEOMETRY_GRID_M, int((change > MAX_AREA_CHANGE).sum()), MAX_AREA_CHANGE * 100,
                     change.max() * 100)
-    out = gdf.copy()
+    out = gdf.copy(deep=False)  # copy-on-write: the other columns are shared, not copied
     out[out.geometry.name] = gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs)
     return out
 
@@ -712,16 +713,12 @@ def geometry_type(layer: str) -> str:
     return "Point" if spec is not None and spec.geometry == "point" else "MultiPolygon"
 
 
-class _Prepared(dict):
-    """Result layers already in export order, CRS and cleaned (export_all prepares them once)."""
-
-
-def _frames(results: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
-    """The result layers in export order, in EPSG:25833, their polygons cleaned."""
-    if isinstance(results, _Prepared):
-        return results
-    return _Prepared((name, clean_geometries(results[name].to_crs(WORKING_CRS), layer=name))
-                     for name in result_layer_names() if name in results)
+def _layers(results: dict[str, gpd.GeoDataFrame]) -> Iterator[tuple[str, gpd.GeoDataFrame]]:
+    """The result layers in export order, each in EPSG:25833 with its polygons cleaned, one at a
+    time: a cleaned copy of every layer at once would double the results in memory."""
+    for name in result_layer_names():
+        if name in results:
+            yield name, clean_geometries(results[name].to_crs(WORKING_CRS), layer=name)
 
 
 # --- metadata -----------------------------------------------------------------------------
@@ -781,34 +778,62 @@ def write_geopackage(results: dict[str, gpd.GeoDataFrame], summary: pd.DataFrame
     data_dir : path-like, optional
         The data directory the metadata's paths are given relative to.
     """
-    path = Path(path)
-    frames = _frames(results)
-    timestamp = timestamp or pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-    styles = pd.DataFrame([{
-        "f_table_catalog": "", "f_table_schema": "", "f_table_name": name, "f_geometry_column": "geom",
-        "styleName": style.name, "styleQML": qml_style(name, style=style.key), "styleSLD": "",
-        "useAsDefault": i == 0, "description": style.description, "owner": "landuse", "ui": "",
-        "update_time": timestamp.rstrip("Z"),
-    } for name in frames for i, style in enumerate(layer_styles(name))])
-    first = True
+    with _GeoPackage(path, _names(results), timestamp) as gpkg:
+        for name, gdf in _layers(results):
+            gpkg.layer(name, gdf)
+        gpkg.tables(summary, metadata, data_dir)
+    return Path(path)
 
-    def write(frame, layer, **geometry):
-        nonlocal first
-        pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG",
-                                dataset_options={"VERSION": GPKG_VERSION} if first else None,
+
+def _names(results: dict) -> list[str]:
+    return [name for name in result_layer_names() if name in results]
+
+
+class _GeoPackage(contextlib.AbstractContextManager):
+    """A GeoPackage written layer by layer under a temporary name, renamed onto ``path`` when
+    the block ends without error (the styles of ``names`` are written last)."""
+
+    def __init__(self, path: str | os.PathLike, names: list[str], timestamp: str | None):
+        self.path, self.names = Path(path), names
+        self.timestamp = timestamp or pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._stack = contextlib.ExitStack()
+        self._first = True
+
+    def __enter__(self):
+        self.tmp = self._stack.enter_context(atomic_path(self.path))
+        self._stack.enter_context(_gdal_date(self.timestamp))
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self._write(self._styles(), "layer_styles")
+        return self._stack.__exit__(*exc)
+
+    def _write(self, frame, layer: str, **geometry) -> None:
+        pyogrio.write_dataframe(frame, self.tmp, layer=layer, driver="GPKG",
+                                dataset_options={"VERSION": GPKG_VERSION} if self._first else None,
                                 layer_options={"DESCRIPTION": layer_description(layer)}, **geometry)
-        first = False
+        self._first = False
 
-    with atomic_path(path) as tmp, _gdal_date(timestamp):
-        for name, gdf in frames.items():
-            write(gdf, name, geometry_type=geometry_type(name), promote_to_multi=geometry_type(name) != "Point")
+    def layer(self, name: str, gdf: gpd.GeoDataFrame) -> None:
+        """A result layer (EPSG:25833, cleaned), polygons as multipolygons."""
+        self._write(gdf, name, geometry_type=geometry_type(name), promote_to_multi=geometry_type(name) != "Point")
+
+    def tables(self, summary: pd.DataFrame | None, metadata: dict | None, data_dir) -> None:
+        """The tables ``summary`` and ``metadata`` (key, value; paths made relative)."""
         if summary is not None:
-            write(summary.reset_index(), "summary")
+            self._write(summary.reset_index(), "summary")
         if metadata:
             values = relative_paths(metadata, data_dir)
-            write(pd.DataFrame({"key": list(values), "value": list(values.values())}), "metadata")
-        write(styles, "layer_styles")
-    return path
+            self._write(pd.DataFrame({"key": list(values), "value": list(values.values())}), "metadata")
+
+    def _styles(self) -> pd.DataFrame:
+        return pd.DataFrame([{
+            "f_table_catalog": "", "f_table_schema": "", "f_table_name": name, "f_geometry_column": "geom",
+            "styleName": style.name, "styleQML": qml_style(name, style=style.key), "styleSLD": "",
+            "useAsDefault": i == 0, "description": style.description, "owner": "landuse", "ui": "",
+            "update_time": self.timestamp.rstrip("Z"),
+        } for name in self.names for i, style in enumerate(layer_styles(name))])
 
 
 @contextlib.contextmanager
@@ -828,17 +853,27 @@ def _gdal_date(timestamp: str):
 @dataclass
 class DbfField:
     """One ``.dbf`` column: name (≤ 10 characters), type ``C`` (text) or ``N`` (number), width,
-    decimals, and the values already formatted (None: empty)."""
+    decimals, and the cells as written (``n × width`` bytes: numbers right-aligned, ``*`` when
+    empty, as GDAL/shapelib write and read them; text left-aligned, blanks when empty)."""
 
     name: str
     type: str
     width: int
     decimals: int
-    values: list[bytes | None]
+    cells: np.ndarray
 
     @property
     def kind(self) -> str:
         return "text" if self.type == "C" else "integer" if self.decimals == 0 else "decimal"
+
+
+def _field(name: str, kind: str, decimals: int, texts: list[bytes | None], width: int) -> DbfField:
+    # one column at a time as a block of bytes: a Python object per cell of every column would
+    # be about 50 bytes each (a state-wide parcel layer has some 60 million cells)
+    empty = b" " * width if kind == "C" else b"*" * width
+    pad = bytes.ljust if kind == "C" else bytes.rjust
+    joined = b"".join(empty if v is None else pad(v, width) for v in texts)
+    return DbfField(name, kind, width, decimals, np.frombuffer(joined, dtype=np.uint8).reshape(len(texts), width))
 
 
 def dbf_field(name: str, column: str, values: pd.Series) -> DbfField:
@@ -846,20 +881,19 @@ def dbf_field(name: str, column: str, values: pd.Series) -> DbfField:
     integers, other numbers with :func:`decimals_of` decimals, text in its UTF-8 length."""
     if values.dtype == bool or pd.api.types.is_bool_dtype(values):
         texts = [None if pd.isna(v) else (b"1" if v else b"0") for v in values.astype(object)]
-        return DbfField(name, "N", 1, 0, texts)
+        return _field(name, "N", 0, texts, 1)
     if pd.api.types.is_integer_dtype(values):
         texts = [None if pd.isna(v) else str(int(v)).encode() for v in values.astype(object)]
-        return DbfField(name, "N", max([len(t) for t in texts if t is not None], default=1), 0, texts)
+        return _field(name, "N", 0, texts, max([len(t) for t in texts if t is not None], default=1))
     if pd.api.types.is_numeric_dtype(values):
         d = decimals_of(column, values)
         arr = np.round(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float), d) + 0.0  # no "-0.00"
         fmt, finite = f"%.{d}f", np.isfinite(arr).tolist()
         texts = [(fmt % v).encode() if ok else None for v, ok in zip(arr.tolist(), finite, strict=True)]
-        width = max([len(t) for t in texts if t is not None], default=d + 2 if d else 1)
-        return DbfField(name, "N", width, d, texts)
+        return _field(name, "N", d, texts, max([len(t) for t in texts if t is not None], default=d + 2 if d else 1))
     texts = [None if v is None or (isinstance(v, float) and math.isnan(v)) else _cut(str(v).encode("utf-8"), 254)
              for v in values.astype(object)]
-    return DbfField(name, "C", max([len(t) for t in texts if t is not None] + [1]), 0, texts)
+    return _field(name, "C", 0, texts, max([len(t) for t in texts if t is not None] + [1]))
 
 
 def _cut(data: bytes, limit: int) -> bytes:
@@ -867,27 +901,29 @@ def _cut(data: bytes, limit: int) -> bytes:
     return data if len(data) <= limit else data[:limit].decode("utf-8", "ignore").encode("utf-8")
 
 
+#: Records of a ``.dbf`` put together and written at a time.
+DBF_CHUNK_ROWS = 20_000
+
+
 def write_dbf(path: str | os.PathLike, fields: list[DbfField], n: int, date: tuple[int, int, int]) -> Path:
     """A dBase III table (the ``.dbf`` of a Shapefile; text in UTF-8, said by the ``.cpg``).
 
     Numbers are right-aligned in their width, text left-aligned; an empty number is ``*`` (as
-    GDAL/shapelib write and read it), empty text blanks.
+    GDAL/shapelib write and read it), empty text blanks. The records are written a chunk at a
+    time, so the table is never held twice.
     """
     path = Path(path)
     record = 1 + sum(f.width for f in fields)
     header = struct.pack("<B3BIHH20x", 3, date[0] - 1900, date[1], date[2], n, 32 + 32 * len(fields) + 1, record)
     for f in fields:
         header += struct.pack("<11sc4xBB14x", f.name.encode("ascii"), f.type.encode("ascii"), f.width, f.decimals)
-    rows = np.full((n, record), ord(" "), dtype=np.uint8)
-    pos = 1
-    for f in fields:
-        empty = b" " * f.width if f.type == "C" else b"*" * f.width
-        pad = bytes.ljust if f.type == "C" else bytes.rjust
-        cells = [empty if v is None else pad(v, f.width) for v in f.values]
-        if n:
-            rows[:, pos:pos + f.width] = np.frombuffer(b"".join(cells), dtype=np.uint8).reshape(n, f.width)
-        pos += f.width
-    path.write_bytes(header + b"\r" + rows.tobytes() + b"\x1a")
+    with open(path, "wb") as out:
+        out.write(header + b"\r")
+        for start in range(0, n, DBF_CHUNK_ROWS):
+            stop = min(start + DBF_CHUNK_ROWS, n)
+            flag = np.full((stop - start, 1), ord(" "), dtype=np.uint8)  # " ": the record is not deleted
+            out.write(np.concatenate([flag] + [f.cells[start:stop] for f in fields], axis=1).tobytes())
+        out.write(b"\x1a")
     return path
 
 
@@ -924,45 +960,68 @@ def write_shapefiles(results: dict[str, gpd.GeoDataFrame], folder: str | os.Path
     Field names after :func:`short_names`; numbers as narrow as their decimals allow
     (:func:`dbf_field`). ``timestamp`` (ISO) is the date in the ``.dbf`` headers (default: today).
     """
-    folder = Path(folder)
-    day = pd.Timestamp(timestamp[:10] if timestamp else pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d"))
-    dbf_date = {"DBF_DATE_LAST_UPDATE": day.strftime("%Y-%m-%d")}
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}{TEMP_MARK}", dir=folder.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is for everyone who may read the folder
-    try:
-        rows = []
-        for name, gdf in _frames(results).items():
-            gdf = shapefile_reasons(gdf)
-            cols = [c for c in gdf.columns if c != gdf.geometry.name]
-            mapping = short_names(cols)
-            # GDAL writes the geometry (.shp, .shx, .prj, .cpg); the table is ours, with fitting widths
-            pyogrio.write_dataframe(gdf[[gdf.geometry.name]], tmp / f"{name}.shp", driver="ESRI Shapefile",
-                                    encoding="UTF-8", layer_options=dbf_date, geometry_type=geometry_type(name),
-                                    promote_to_multi=geometry_type(name) != "Point")
-            fields = [dbf_field(mapping[c], c, gdf[c]) for c in cols]
-            write_dbf(tmp / f"{name}.dbf", fields, len(gdf), (day.year, day.month, day.day))
-            for i, style in enumerate(layer_styles(name)):
-                qml = tmp / (f"{name}.qml" if i == 0 else f"{name}.{style.key}.qml")
-                qml.write_text(qml_style(name, mapping, style.key), encoding="utf-8")
-            rows += [{"layer": name, "short_name": f.name, "long_name": c, "unit": unit_of(c),
-                      "description": describe(c, name), "type": f.kind, "width": f.width, "decimals": f.decimals}
-                     for c, f in zip(cols, fields, strict=True)]
-        pd.DataFrame(rows, columns=["layer", "short_name", "long_name", "unit", "description", "type", "width",
-                                    "decimals"]).to_csv(tmp / "fields.csv", index=False, encoding="utf-8")
-        (tmp / "README.txt").write_text(
+    with _ShapefileFolder(folder, timestamp) as shapefiles:
+        for name, gdf in _layers(results):
+            shapefiles.layer(name, gdf)
+    return Path(folder)
+
+
+class _ShapefileFolder(contextlib.AbstractContextManager):
+    """A folder of Shapefiles written layer by layer into a temporary folder, which replaces
+    ``folder`` with ``fields.csv`` and ``README.txt`` when the block ends without error."""
+
+    def __init__(self, folder: str | os.PathLike, timestamp: str | None):
+        self.folder = Path(folder)
+        self.day = pd.Timestamp(timestamp[:10] if timestamp else pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d"))
+        self.rows: list[dict] = []
+
+    def __enter__(self):
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}{TEMP_MARK}", dir=self.folder.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        self.tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is for everyone who may read it
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if exc[0] is None:
+                self._finish()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def layer(self, name: str, gdf: gpd.GeoDataFrame) -> None:
+        """A result layer (EPSG:25833, cleaned): ``.shp``/``.shx``/``.prj``/``.cpg`` by GDAL, the
+        ``.dbf`` with fitting widths, the ``.qml`` styles."""
+        day = self.day
+        gdf = shapefile_reasons(gdf)
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        mapping = short_names(cols)
+        # GDAL writes the geometry (.shp, .shx, .prj, .cpg); the table is ours, with fitting widths
+        pyogrio.write_dataframe(gdf[[gdf.geometry.name]], self.tmp / f"{name}.shp", driver="ESRI Shapefile",
+                                encoding="UTF-8", layer_options={"DBF_DATE_LAST_UPDATE": day.strftime("%Y-%m-%d")},
+                                geometry_type=geometry_type(name), promote_to_multi=geometry_type(name) != "Point")
+        fields = [dbf_field(mapping[c], c, gdf[c]) for c in cols]
+        write_dbf(self.tmp / f"{name}.dbf", fields, len(gdf), (day.year, day.month, day.day))
+        for i, style in enumerate(layer_styles(name)):
+            qml = self.tmp / (f"{name}.qml" if i == 0 else f"{name}.{style.key}.qml")
+            qml.write_text(qml_style(name, mapping, style.key), encoding="utf-8")
+        self.rows += [{"layer": name, "short_name": f.name, "long_name": c, "unit": unit_of(c),
+                       "description": describe(c, name), "type": f.kind, "width": f.width, "decimals": f.decimals}
+                      for c, f in zip(cols, fields, strict=True)]
+
+    def _finish(self) -> None:
+        pd.DataFrame(self.rows, columns=["layer", "short_name", "long_name", "unit", "description", "type", "width",
+                                         "decimals"]).to_csv(self.tmp / "fields.csv", index=False, encoding="utf-8")
+        (self.tmp / "README.txt").write_text(
             "Shapefiles of the landuse results, EPSG:25833 (ETRS89 / UTM 33N), UTF-8.\n"
             "Field names have at most 10 characters: a technology's prefix (wd_, pv_, af_, ...) and the measure,\n"
             "e.g. wd_score, pv_el_ha (eligible ha), af_x_set (share excluded by the settlement rule);\n"
             "fields.csv gives each field's full name, unit and description (scheme: docs/shapefiles.md).\n"
             "Each layer has a QGIS style (.qml) beside it, which QGIS loads with the layer; parcels.<style>.qml\n"
             "are further styles (Layer Properties > Symbology > Style > Load Style).\n", encoding="utf-8")
-        swap_folder(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+        swap_folder(self.tmp, self.folder)
 
 
 # --- workbook ------------------------------------------------------------------------------
@@ -1185,10 +1244,15 @@ def export_all(results: dict[str, gpd.GeoDataFrame], out: str | os.PathLike, *, 
         ``gpkg``, ``shapefiles``, ``summary_csv``, ``xlsx``.
     """
     out = Path(out)
-    results = _frames(results)  # snapped once for both formats
-    paths = {"gpkg": write_geopackage(results, summary, out / "landuse.gpkg", metadata=metadata, timestamp=timestamp,
-                                      data_dir=data_dir),
-             "shapefiles": write_shapefiles(results, out / "shapefiles", timestamp=timestamp)}
+    paths = {"gpkg": out / "landuse.gpkg", "shapefiles": out / "shapefiles"}
+    with _GeoPackage(paths["gpkg"], _names(results), timestamp) as gpkg, \
+            _ShapefileFolder(paths["shapefiles"], timestamp) as shapefiles:
+        # each layer is snapped once for both formats and let go before the next
+        for name, gdf in _layers(results):
+            gpkg.layer(name, gdf)
+            shapefiles.layer(name, gdf)
+            del gdf
+        gpkg.tables(summary, metadata, data_dir)
     if summary is not None:
         paths["summary_csv"] = write_table(summary, out / "summary.csv")
     fields = pd.read_csv(out / "shapefiles" / "fields.csv", keep_default_na=False)
