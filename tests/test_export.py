@@ -302,6 +302,46 @@ def test_interrupted_export_keeps_the_previous_one(tiny_run, tmp_path, monkeypat
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_dbf_written_in_chunks_equals_one_piece(tiny_run, tmp_path, monkeypatch):
+    """Records are written a chunk at a time; the file does not depend on the chunk size."""
+    import landuse.export as ex
+
+    res, _ = tiny_run
+    whole = write_shapefiles(res["suitability"].data, tmp_path / "whole")
+    n = len(pyogrio.read_dataframe(whole / "parcels.dbf", read_geometry=False))
+    monkeypatch.setattr(ex, "DBF_CHUNK_ROWS", 5)
+    assert n > 3 * 5 and n % 5  # several chunks and a part of one
+    chunked = write_shapefiles(res["suitability"].data, tmp_path / "chunked")
+    for path in sorted(whole.glob("*.dbf")):
+        assert (chunked / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_export_failing_midway_keeps_the_previous_geopackage_and_shapefiles(tiny_run, tmp_path, monkeypatch):
+    """Layers go to both formats one at a time: a failure at the second layer's table must leave
+    the previous GeoPackage and Shapefiles as they were, and no temporary file."""
+    import landuse.export as ex
+
+    res, _ = tiny_run
+    results = {**res["suitability"].data}
+    paths = ex.export_all(results, tmp_path, summary=res["balance"].data[0])
+    gpkg, listing = paths["gpkg"].read_bytes(), sorted(p.name for p in paths["shapefiles"].iterdir())
+    real, calls = ex.write_dbf, []
+
+    def second_fails(*a, **k):
+        calls.append(a[0])
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(*a, **k)
+
+    monkeypatch.setattr(ex, "write_dbf", second_fails)
+    with pytest.raises(OSError, match="disk full"):
+        ex.export_all(results, tmp_path, summary=res["balance"].data[0], timestamp=STAMP)
+    assert len(calls) == 2
+    assert paths["gpkg"].read_bytes() == gpkg
+    assert sorted(p.name for p in paths["shapefiles"].iterdir()) == listing
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 STAMP = "2020-01-31T12:00:00Z"  # not today: a date taken from the clock shows
 
 
