@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import logging
 import multiprocessing
 import os
@@ -1154,6 +1155,10 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
             yield write_factsheet(inputs, name, path, rows=rows)
         return
     _FORKED = (inputs, rows)
+    # the collector writes into every object it visits: frozen, the inherited objects stay
+    # untouched in the children, so their pages stay shared instead of being copied into each
+    gc.collect()
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             done = pool.imap_unordered(_write_forked, jobs)
@@ -1161,6 +1166,7 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
                 meanwhile()
             yield from done
     finally:
+        gc.unfreeze()
         _FORKED = None
 
 

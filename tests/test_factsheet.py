@@ -204,6 +204,21 @@ def test_other_work_runs_while_the_sheet_processes_draw(inputs, tmp_path, monkey
     assert len(list((tmp_path / "sheets").glob("*.pdf"))) == len(NAMES)
 
 
+def test_the_inherited_objects_are_frozen_while_the_sheet_processes_run(inputs, tmp_path, monkeypatch):
+    """Frozen, the collector leaves the parent's objects alone in the children (their pages stay
+    shared); this process collects them again once the sheets are done."""
+    import gc
+
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    frozen = []
+    write_factsheets(inputs, tmp_path / "sheets", meanwhile=lambda: frozen.append(gc.get_freeze_count()))
+    assert frozen[0] > 100_000  # the inputs and everything else alive at the fork
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(OSError):
+        write_factsheets(inputs, tmp_path / "again", meanwhile=lambda: (_ for _ in ()).throw(OSError("disk full")))
+    assert gc.get_freeze_count() == 0
+
+
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_an_error_in_the_other_work_keeps_the_previous_sheets(inputs, tmp_path, monkeypatch, threads):
     monkeypatch.setenv("LANDUSE_THREADS", threads)
