@@ -16,6 +16,15 @@ needs_data = pytest.mark.skipif(not (ROOT / "sachsen" / "osm_omt_2021_z14.mbtile
                                 reason="../shared/data with the Saxony tiles is not beside the checkout")
 
 
+def _run_ags(codes: str, tmp_path: Path):
+    """``landuse run --ags codes`` offline from ../shared/data into ``tmp_path``: (result, output folder)."""
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["-q", "run", "--ags", codes, "--data", str(ROOT), "--out", str(out),
+                                  "--layers-dir", str(tmp_path / "layers"), "--no-embed"])
+    assert r.exit_code == 0, r.output
+    return r, out
+
+
 def test_codes_are_keys_or_prefixes():
     assert parse_codes("14625020, 14729") == ["14625020", "14729"]
     assert parse_codes(["14", "14"]) == ["14"]
@@ -39,10 +48,7 @@ def test_region_from_keys_prefixes_and_unknown_keys():
 @needs_data
 def test_run_a_small_municipality_far_from_the_default_box(tmp_path):
     """Rathen (Sächsische Schweiz, 3.6 km²): tiles, Germany-wide rasters, the box-only rasters skipped."""
-    out, layers = tmp_path / "out", tmp_path / "layers"
-    r = CliRunner().invoke(main, ["-q", "run", "--ags", "14628310", "--data", str(ROOT), "--out", str(out),
-                                  "--layers-dir", str(layers), "--no-embed"])
-    assert r.exit_code == 0, r.output
+    r, out = _run_ags("14628310", tmp_path)
     assert "Rathen" in r.output and "no emission load configured" in r.output
     for name in ("map.html", "landuse.gpkg", "summary.csv", "landuse.xlsx", "shapefiles"):
         assert (out / name).exists(), name
@@ -81,10 +87,7 @@ def test_namesakes_get_a_row_and_a_fact_sheet_each(tmp_path):
 
     from landuse.partition import parts_of
 
-    out, layers = tmp_path / "out", tmp_path / "layers"
-    r = CliRunner().invoke(main, ["-q", "run", "--ags", "14524010,14625030", "--data", str(ROOT), "--out", str(out),
-                                  "--layers-dir", str(layers), "--no-embed"])
-    assert r.exit_code == 0, r.output
+    _, out = _run_ags("14524010,14625030", tmp_path)
     names = ["Bernsdorf (14524010)", "Bernsdorf (14625030)"]
     summary = pd.read_csv(out / "summary.csv")
     full = summary[(summary["tier"] == "technical") & (summary["share_realised"] == 1)].set_index("level")
@@ -98,5 +101,5 @@ def test_namesakes_get_a_row_and_a_fact_sheet_each(tmp_path):
     assert parcels.groupby("municipality")["ags"].unique().map(list).to_dict() == {
         names[0]: ["14524010"], names[1]: ["14625030"]}
     # a partitioned run names its parts the same way, so the merged rows stay apart
-    parts = parts_of(region_from_ags("14524010,14625030", data_root=ROOT), layers_dir=layers, out=out)
+    parts = parts_of(region_from_ags("14524010,14625030", data_root=ROOT), layers_dir=tmp_path / "layers", out=out)
     assert [(p.name, p.region.municipalities[0].name, p.raw["title"]) for p in parts] == [(n, n, n) for n in names]
