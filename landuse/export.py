@@ -45,6 +45,7 @@ import shapely
 
 from landuse import technologies
 from landuse.config import WORKING_CRS
+from landuse.geometry import snap_to_grid
 from landuse.io import TEMP_MARK, atomic_path, swap_folder, write_table
 from landuse.technologies import Output, ResultLayer, Technology
 
@@ -678,8 +679,8 @@ def layer_description(layer: str) -> str:
 # --- geometry -----------------------------------------------------------------------------
 
 def clean_geometries(gdf: gpd.GeoDataFrame, *, layer: str = "") -> gpd.GeoDataFrame:
-    """Polygons snapped to a :data:`GEOMETRY_GRID_M` grid (``shapely.set_precision``: repeated
-    points removed, the result valid), so QGIS's own check (``QgsGeometry.validateGeometry``)
+    """Polygons snapped to a :data:`GEOMETRY_GRID_M` grid (:func:`landuse.geometry.snap_to_grid`:
+    repeated points removed, the result valid), so QGIS's own check (``QgsGeometry.validateGeometry``)
     finds no duplicate nodes or touching segments; every row is kept.
 
     Overlays leave vertices nanometres apart (valid for GEOS, but QGIS
@@ -694,7 +695,7 @@ def clean_geometries(gdf: gpd.GeoDataFrame, *, layer: str = "") -> gpd.GeoDataFr
     if not polygonal.any():
         return gdf
     new = geoms.copy()
-    new[polygonal] = shapely.set_precision(geoms[polygonal], GEOMETRY_GRID_M)
+    new[polygonal] = snap_to_grid(geoms[polygonal], GEOMETRY_GRID_M)
     before, after = shapely.area(geoms[polygonal]), shapely.area(new[polygonal])
     change = np.abs(after - before) / np.where(before > 0, before, 1.0)
     if (change > MAX_AREA_CHANGE).any():

@@ -15,6 +15,7 @@ from landuse.geometry import (
     grid_tiles,
     map_threads,
     outline_pieces,
+    snap_to_grid,
     thread_count,
     union_in_tiles,
     union_per_group,
@@ -116,3 +117,27 @@ def test_outline_pieces_cover_the_outlines_vertex_for_vertex():
         assert shapely.length(lines).sum() == pytest.approx(400 + 10 + 10 + np.hypot(10, 10) + 6 * np.hypot(10, 5))
         outline = shapely.union_all([ring_with_hole.boundary, road])
         assert shapely.equals(shapely.line_merge(shapely.union_all(lines)), shapely.line_merge(outline))
+
+
+def test_snap_to_grid_rounds_what_stays_valid_and_snap_rounds_the_rest():
+    grid = 0.001
+    # valid after rounding: vertices 0.2 mm apart become one, nothing else changes
+    plain = shapely.Polygon([(0, 0), (100.0002, 0), (100, 0.0001), (100, 50.00049), (0, 50)])
+    # a 0.1 mm hole collapses and a 0.3 mm spike folds back onto its base when rounded: invalid,
+    # so these are snap-rounded in full
+    hole = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(5, 5), (5.0001, 5), (5, 5.0001)]])
+    spike = shapely.Polygon([(0, 0), (10, 0), (10, 10), (5.0002, 10), (5, 10.0003), (4.9998, 10), (0, 10)])
+    geoms = np.array([plain, hole, spike, None], dtype=object)
+    out = snap_to_grid(geoms, grid)
+    assert out[3] is None
+    assert shapely.is_valid(out[:3]).all()
+    coords = shapely.get_coordinates(out[:3])
+    np.testing.assert_allclose(coords, np.round(coords / grid) * grid, atol=1e-9)
+    assert shapely.get_coordinates(out[0]).tolist() == [[0, 0], [100, 0], [100, 50], [0, 50], [0, 0]]
+    assert shapely.get_num_interior_rings(out[1]) == 0 and out[1].area == pytest.approx(100)
+    assert out[2].area == pytest.approx(100, abs=1e-3)
+    # the same as full snap rounding in area, and free of repeated vertices
+    full = shapely.set_precision(geoms[:3], grid)
+    np.testing.assert_allclose(shapely.area(out[:3]), shapely.area(full), atol=1e-6)
+    unrepeated = shapely.remove_repeated_points(out[:3])
+    assert (shapely.get_num_coordinates(unrepeated) == shapely.get_num_coordinates(out[:3])).all()
