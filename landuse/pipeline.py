@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -171,6 +172,35 @@ def run_parcels(ctx: Context, layers: StageResult) -> StageResult:
 
     parcels = _timed(cache, stage, key, compute)
     return StageResult(parcels, key, False, parcel_summary(parcels), cache.files(stage))
+
+
+def land_rows_beside(ctx: Context, layers: StageResult) -> Callable[[], pd.DataFrame]:
+    """The municipalities' land by statistical category (:func:`landuse.stats.municipal_land_rows`,
+    for ``land_stats.csv``), from the stage cache or computed on a thread of its own.
+
+    They depend on the layers alone, so a cold run computes them beside the parcel and
+    suitability stages, whose threads leave a core idle much of the time (default region: 6 s of
+    the output stage). The returned function waits for them and caches them; the cache is
+    written by the calling thread only.
+    """
+    from landuse.stats import STATS_RULES, municipal_land_rows
+
+    key, stage = config_hash(layers.key, code_key("landuse.stats"), files_key(STATS_RULES)), "land"
+    if not ctx.force and ctx.cache.fresh(stage, key):
+        rows = ctx.cache.read_frames(stage)["land_rows"]
+        return lambda: rows
+    t0 = time.perf_counter()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="land-rows")
+    future = pool.submit(municipal_land_rows, layers.data)
+    pool.shutdown(wait=False)
+
+    def collect() -> pd.DataFrame:
+        rows = future.result()
+        cache = ctx.cache  # opened now: the other stages have recorded theirs since
+        cache.done(stage, key, time.perf_counter() - t0, cache.write_frames(stage, {"land_rows": rows}))
+        return rows
+
+    return collect
 
 
 def _rules_key(rule_sets: Mapping[str, RuleSet]) -> str:
@@ -499,6 +529,7 @@ def _run_stages(ctx: Context, until: Stage, outputs: tuple[str, ...],
     step = progress or (lambda name: None)
     last = STAGES.index(until)
     res: dict[str, StageResult] = {}
+    land_rows: Callable[[], pd.DataFrame] | None = None
     if partitioned is not None:
         for name in STAGES[:3]:
             step(name)
@@ -507,6 +538,8 @@ def _run_stages(ctx: Context, until: Stage, outputs: tuple[str, ...],
     else:
         step("layers")
         res["layers"] = run_layers(ctx)
+        if last >= 4 and "exports" in outputs:
+            land_rows = land_rows_beside(ctx, res["layers"])
         if last >= 1:
             step("parcels")
             res["parcels"] = run_parcels(ctx, res["layers"])
@@ -518,6 +551,8 @@ def _run_stages(ctx: Context, until: Stage, outputs: tuple[str, ...],
         res["balance"] = run_balance(ctx, res["layers"], res["suitability"])
     if last >= 4:
         step("outputs")
+        if land_rows is not None:
+            res["layers"].data.land_rows = land_rows()
         res["outputs"] = run_outputs(ctx, res["layers"], res["suitability"], res["balance"], outputs=outputs)
     return res
 

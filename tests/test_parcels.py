@@ -439,6 +439,12 @@ def test_nearest_distance_is_the_exact_distance_to_the_nearest_target():
     assert got[0] == pytest.approx(min(100, shapely.distance(parcels[0], road)))
     assert np.isnan(got[-1])  # an empty parcel has no distance
     assert np.isnan(nearest_distance(parcels, np.array([], dtype=object))).all()
+    # a bounded search: the same distances within the bound, NaN beyond it
+    near = expected <= 150
+    assert 0 < near[:-1].sum() < len(parcels) - 1
+    bounded = nearest_distance(parcels, targets, max_distance=150)
+    assert bounded[near] == pytest.approx(expected[near], abs=1e-9)
+    assert np.isnan(bounded[~near]).all()
 
 
 def test_parcels_are_on_the_grid_but_carry_no_fixed_precision_model(tiny_layers):

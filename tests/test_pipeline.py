@@ -69,6 +69,32 @@ def test_stages_reused_and_rerun(tiny_region, tmp_path):
         first["suitability"].summary.loc["Region", "pv_eligible_ha"]
 
 
+def test_land_rows_computed_beside_the_stages_and_cached(tiny_region, tmp_path, monkeypatch):
+    from landuse import stats
+    from landuse.stats import municipal_land_rows
+
+    cfg, data = tiny_region
+    kwargs = {"data": data, "layers_dir": tmp_path / "layers", "out": tmp_path / "out"}
+    first = run(cfg, **kwargs)
+    records = json.loads((tmp_path / "out" / CACHE_DIRNAME / "stages.json").read_text(encoding="utf-8"))
+    assert records["land"]["files"] == ["land/land_rows.parquet"]
+    # every stage's record survives the land rows' (written last, from a fresh look at the cache)
+    assert {"parcels", "suitability/default", "balance/default", "exports/default"} <= set(records)
+    # the same figures as computed from the layers' features on the spot
+    expected = municipal_land_rows(first["layers"].data)
+    table = pd.read_csv(tmp_path / "out" / "land_stats.csv", index_col=0)
+    for col in ("land_area_ha", "settlement_ha", "transport_ha", "vegetation_water_ha", "unmapped_ha"):
+        assert table.loc[expected.index, col].to_numpy() == pytest.approx(expected[col].to_numpy(), abs=0.05)
+    assert table.loc["Region", "land_area_ha"] > 0
+    # a rerun of the exports (here: a changed parameter file) takes the land rows from the cache
+    monkeypatch.setattr(stats, "municipal_land_rows", lambda *a, **k: pytest.fail("land rows computed again"))
+    params = tmp_path / "potential.yaml"
+    params.write_text((PARAMETER_DIR / "potential.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    again = run(cfg, parameters=params, **kwargs)
+    assert not again["outputs"].reused
+    assert pd.read_csv(tmp_path / "out" / "land_stats.csv", index_col=0).equals(table)
+
+
 def test_turbine_size_from_the_rules_in_use(tiny_run):
     res, _ = tiny_run
     scored = res["suitability"].data["parcels"].set_index("parcel_id").copy()
