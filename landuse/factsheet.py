@@ -308,7 +308,9 @@ def _draw_polygons(ax: Axes, geoms, **style) -> bool:
     path = _polygon_path(list(geoms))
     if path is None:
         return False
-    ax.add_patch(PathPatch(path, **style))
+    # not add_patch: the map's extent is set by its view, and add_patch walks every Bézier
+    # segment of the path to widen the data limits (a third of a small municipality's sheet)
+    ax.add_artist(PathPatch(path, **style))
     return True
 
 
