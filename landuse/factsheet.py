@@ -62,8 +62,16 @@ TOP_SITES = 5
 A4 = (8.27, 11.69)  # inches, portrait
 BORDER = "#222222"
 GREY = "#555555"
-FONT = {"font.family": "DejaVu Sans", "font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 7.5,
-        "xtick.labelsize": 7, "ytick.labelsize": 7.5, "pdf.fonttype": 42}
+#: Text in Helvetica, one of the PDF standard fonts every reader has: nothing to embed, and
+#: metrics from AFM files. An embedded TrueType font cost half of each sheet's time (font
+#: subsets, glyph-by-glyph layout), which all of Saxony (426 sheets) felt. Every character the
+#: sheets use is in the fonts' encoding (WinAnsi; checked by the tests).
+#: The weight of regular text: regular Helvetica's AFM file calls it "Medium". (Mathtext tick
+#: labels: the default tick formatter would otherwise probe for a TrueType Helvetica and warn.)
+REGULAR = "medium"
+FONT = {"font.family": "sans-serif", "font.sans-serif": ["Helvetica"], "pdf.use14corefonts": True,
+        "font.weight": REGULAR, "axes.labelweight": REGULAR, "axes.formatter.use_mathtext": True,
+        "font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 7.5, "xtick.labelsize": 7, "ytick.labelsize": 7.5}
 
 FRAME_WORDS = {"avoided": "Avoided-emissions frame (UBA method, grid mix)",
                "territorial": "Territorial frame (BISKO)"}
@@ -362,14 +370,32 @@ def _north_arrow(ax: Axes) -> None:
 
 
 def _header(fig: Figure, name: str, inputs: SheetInputs, subtitle: str) -> None:
-    fig.text(0.06, 0.965, name, fontsize=18, fontweight="bold", va="top")
+    _hang(fig, 0.06, 0.965, name, fontsize=18, fontweight="bold")
     variant = "" if inputs.scenario in ("", "default") else f" · rule variant {inputs.scenario}"
-    fig.text(0.06, 0.933, f"{subtitle} · {inputs.title}{variant}", fontsize=9, color=GREY, va="top")
+    _hang(fig, 0.06, 0.933, f"{subtitle} · {inputs.title}{variant}", fontsize=9, color=GREY)
 
 
 def _footer(fig: Figure, name: str, page: int) -> None:
     fig.text(0.06, 0.018, f"landuse {__version__} · fact sheet {name}", fontsize=6.5, color=GREY)
     fig.text(0.94, 0.018, f"page {page} of {PAGES}", fontsize=6.5, color=GREY, ha="right")
+
+
+#: Height of the capitals and ascenders above the baseline (Helvetica: 718/1000 em), and the
+#: step between the lines of one text (matplotlib's, for this font).
+ASCENT_EM, LINE_EM = 0.718, 1.16
+
+
+def _hang(fig: Figure, x: float, y: float, text: str, *, fontsize: float, **style) -> None:
+    """Text (one line or several, split at newlines) hanging from ``y`` (figure fraction): the top
+    of its capitals there, whatever glyphs it holds.
+
+    Matplotlib's ``va="top"`` measures each line's glyphs, and in the PDF standard fonts it counts
+    a glyph that sits above the baseline (an apostrophe, a quote) as if it rose from the baseline
+    by its top: a line holding one would hang lower than its neighbours.
+    """
+    em = fontsize / 72 / fig.get_figheight()
+    for k, line in enumerate(text.split("\n")):
+        fig.text(x, y - (ASCENT_EM + k * LINE_EM) * em, line, fontsize=fontsize, va="baseline", **style)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -399,19 +425,19 @@ def _paragraphs(fig: Figure, x: float, y: float, items: Sequence[tuple[str, str]
         line, need, width = layout(pt)
     for k, (style, text) in enumerate(items):
         if y < floor:  # still too long at the smallest size: say so rather than run into the footer
-            fig.text(x, y, f"… {len(items) - k} more lines: see the metadata table of landuse.gpkg.", fontsize=pt,
-                     color=GREY, va="top")
+            _hang(fig, x, y, f"… {len(items) - k} more lines: see the metadata table of landuse.gpkg.", fontsize=pt,
+                  color=GREY)
             return y - line
         if style == "h":
             y -= line * 0.6
-            fig.text(x, y, text, fontsize=pt + 2.5, fontweight="bold", va="top")
+            _hang(fig, x, y, text, fontsize=pt + 2.5, fontweight="bold")
             y -= line * 1.7
             continue
         indent = 0.02 if style == "b" else 0.0
         if style == "b":
-            fig.text(x + 0.005, y, "•", fontsize=pt, va="top")
+            _hang(fig, x + 0.005, y, "•", fontsize=pt)
         for ln in _wrap(text, width - (3 if style == "b" else 0)):
-            fig.text(x + indent, y, ln, fontsize=pt, va="top")
+            _hang(fig, x + indent, y, ln, fontsize=pt)
             y -= line
         y -= line * 0.35
     return y
@@ -671,14 +697,13 @@ def _page_map(fig: Figure, inputs: SheetInputs, name: str, sites: list[Site]) ->
     leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.055, bottom - 0.012), ncol=2,
                      fontsize=7, frameon=False, handlelength=1.8, columnspacing=1.5, labelspacing=0.5)
     leg.set_in_layout(False)
-    fig.text(0.06, 0.095, textwrap.fill(
+    _hang(fig, 0.06, 0.095, textwrap.fill(
         f"Municipal area {_num(land)} ha. Eligible areas are what each technology's hard exclusions leave (the "
         "technical tier); they overlap, as several technologies may use the same field. The realistic tier puts "
-        "one use on each hectare (page 2).", 140), fontsize=7, va="top")
-    fig.text(0.06, 0.06, textwrap.fill(
+        "one use on each hectare (page 2).", 140), fontsize=7)
+    _hang(fig, 0.06, 0.06, textwrap.fill(
         "Data: " + "; ".join(inputs.attribution or ["© OpenStreetMap contributors"])
-        + ". Map: ETRS89 / UTM zone 33N (EPSG:25833), north up (grid north).", 150), fontsize=6.5, color=GREY,
-        va="top")
+        + ". Map: ETRS89 / UTM zone 33N (EPSG:25833), north up (grid north).", 150), fontsize=6.5, color=GREY)
 
 
 def _eligible_ha(inputs: SheetInputs, name: str) -> dict[str, float]:
@@ -758,7 +783,7 @@ def _bar_chart(ax: Axes, bars: list[Bar], *, unit: str, hatch: str | None = None
         if b.high > b.low:
             text += f"\nrange {_num(b.low)}–{_num(b.high)}"
         ax.text(1.02, y, text, va="center", fontsize=6.5, linespacing=1.15, transform=ax.get_yaxis_transform(),
-                fontweight="bold" if b.total else "normal")
+                fontweight="bold" if b.total else REGULAR)
     ax.set_yticks(ys, [b.label for b in bars])
     for lbl, b in zip(ax.get_yticklabels(), bars, strict=True):
         if b.total:
@@ -804,10 +829,10 @@ def _page_balance(fig: Figure, inputs: SheetInputs, name: str) -> None:
                  + (", the group's figure split by inhabitants" if _split(inputs, name) else "") + ")"
                  if np.isfinite(load) else "No emission load for this municipality: shares of the load are not given")
     energy_text = f"energy use {_num(energy)} MWh/a" if np.isfinite(energy) else "no energy-use figure"
-    fig.text(0.06, 0.905, textwrap.fill(
+    _hang(fig, 0.06, 0.905, textwrap.fill(
         f"{load_text}; {energy_text}. Figures at {share:.0%} of the potential realised (summary.csv and "
         "landuse.xlsx give the other shares). Bars: central estimate; whiskers and brackets: low–high range.", 135),
-        fontsize=7.5, va="top")
+        fontsize=7.5)
     techs = inputs.techs
     blocks = []
     for measure, unit, frame, what in CHARTS:
@@ -821,12 +846,12 @@ def _page_balance(fig: Figure, inputs: SheetInputs, name: str) -> None:
     scale = min(1.35, 0.74 / total)
     y = 0.865
     for _measure, unit, frame, what, tiers in blocks:
-        fig.text(0.06, y, f"{FRAME_WORDS[frame]}: {what}", fontsize=9, fontweight="bold", va="top")
+        _hang(fig, 0.06, y, f"{FRAME_WORDS[frame]}: {what}", fontsize=9, fontweight="bold")
         y -= frame_head * scale
         for tier, bars in tiers:
             height = per_bar * max(len(bars), 1) * scale
-            fig.text(0.06, y, f"{TIER_TITLES[tier]} · {FRAME_WORDS[frame].split(' (')[0]}", fontsize=7,
-                     va="top", color="#333333", style="italic")
+            _hang(fig, 0.06, y, f"{TIER_TITLES[tier]} · {FRAME_WORDS[frame].split(' (')[0]}", fontsize=7,
+                  color="#333333", style="italic")
             y -= 0.017 * scale
             ax = fig.add_axes((0.26, y - height, 0.44, height))
             _bar_chart(ax, bars, unit=unit, hatch=None if tier == "realistic" else "////")
@@ -846,7 +871,7 @@ def _page_balance(fig: Figure, inputs: SheetInputs, name: str) -> None:
     y = 0.1
     for note in notes:
         for ln in _wrap(note, 150):
-            fig.text(0.06, y, ln, fontsize=6.8, color=GREY, va="top")
+            _hang(fig, 0.06, y, ln, fontsize=6.8, color=GREY)
             y -= 0.0115
 
 
@@ -863,8 +888,8 @@ def _page_sites(fig: Figure, inputs: SheetInputs, name: str, sites: list[Site]) 
     _header(fig, name, inputs, "Sites: eligible land and the best-scored parcels")
     # eligible land by technology
     y = 0.9
-    fig.text(0.06, y, "Eligible land by technology (technical tier: each technology alone; areas overlap)",
-             fontsize=10, fontweight="bold", va="top")
+    _hang(fig, 0.06, y, "Eligible land by technology (technical tier: each technology alone; areas overlap)",
+          fontsize=10, fontweight="bold")
     y -= 0.03
     own = inputs.boundaries[inputs.boundaries["name"] == name]
     land = float(own.geometry.area.sum() / 1e4)
@@ -873,7 +898,7 @@ def _page_sites(fig: Figure, inputs: SheetInputs, name: str, sites: list[Site]) 
     cols = [(0.06, "Technology"), (0.27, "Eligible (ha)"), (0.375, "Share of the area"),
             (0.51, "Realistic tier (ha)"), (0.68, "Own layers")]
     for x, head in cols:
-        fig.text(x, y, head, fontsize=7.5, fontweight="bold", va="top")
+        _hang(fig, x, y, head, fontsize=7.5, fontweight="bold")
     y -= 0.006
     fig.add_artist(_hline(y))
     y -= 0.006
@@ -894,38 +919,38 @@ def _page_sites(fig: Figure, inputs: SheetInputs, name: str, sites: list[Site]) 
                          f"{label} {_num(float(gdf['eligible_ha'].sum()) if 'eligible_ha' in gdf else 0.0)} ha")
         row = [tech.title, _num(ha), _pct(ha / land) if land else "–", used, "; ".join(extra) or "–"]
         for (x, _), text in zip(cols, row, strict=True):
-            fig.text(x, y, text, fontsize=7.5, va="top", color=tech.color if x == cols[0][0] else "black")
+            _hang(fig, x, y, text, fontsize=7.5, color=tech.color if x == cols[0][0] else "black")
         y -= 0.017
-    fig.text(0.06, y, f"Municipal area {_num(land)} ha.", fontsize=7, color=GREY, va="top")
+    _hang(fig, 0.06, y, f"Municipal area {_num(land)} ha.", fontsize=7, color=GREY)
     y -= 0.04
-    fig.text(0.06, y, f"Top sites: the {TOP_SITES} best-scored eligible parcels of each technology",
-             fontsize=10, fontweight="bold", va="top")
+    _hang(fig, 0.06, y, f"Top sites: the {TOP_SITES} best-scored eligible parcels of each technology",
+          fontsize=10, fontweight="bold")
     y -= 0.018
-    fig.text(0.06, y, textwrap.fill(
+    _hang(fig, 0.06, y, textwrap.fill(
         "Score 0–100 from the technology's soft criteria (each sub-score 0–100 named below); 'part excluded' names "
         "the hard rules that cut the parcel, with their legal or technical source. Labels as on the map (page 1).",
-        150), fontsize=7, color=GREY, va="top")
+        150), fontsize=7, color=GREY)
     y -= 0.032
     table = [(0.06, "#", 4), (0.083, "Parcel", 22), (0.224, "Land cover", 12), (0.299, "Eligible", 10),
              (0.355, "Score", 6), (0.395, "Realistic tier", 25), (0.565, "Why: criteria (0–100) and exclusions", 63)]
     for x, head, _ in table:
-        fig.text(x, y, head, fontsize=6.6, fontweight="bold", va="top")
+        _hang(fig, x, y, head, fontsize=6.6, fontweight="bold")
     y -= 0.006
     fig.add_artist(_hline(y))
     y -= 0.005
     line, max_lines, floor = 0.0102, 3, 0.045
     if not sites:
-        fig.text(0.06, y, "No eligible parcel for any technology in this municipality.", fontsize=7.5, va="top")
+        _hang(fig, 0.06, y, "No eligible parcel for any technology in this municipality.", fontsize=7.5)
     current = None
     for k, site in enumerate(sites):
         if y - (max_lines + 1.5) * line < floor:  # never past the footer
-            fig.text(0.06, y, f"{len(sites) - k} more sites (labels on the map): see landuse.gpkg, layer parcels.",
-                     fontsize=6.8, color=GREY, va="top")
+            _hang(fig, 0.06, y, f"{len(sites) - k} more sites (labels on the map): see landuse.gpkg, layer parcels.",
+                  fontsize=6.8, color=GREY)
             break
         if site.tech is not current:
             current = site.tech
             y -= 0.003
-            fig.text(0.06, y, site.tech.title, fontsize=7.5, fontweight="bold", color=site.tech.color, va="top")
+            _hang(fig, 0.06, y, site.tech.title, fontsize=7.5, fontweight="bold", color=site.tech.color)
             y -= line * 1.25
         cells = [site.label, site.parcel_id, site.land_cover, f"{_num(site.eligible_ha)} ha", f"{site.score:.0f}",
                  site.realistic, site.reasons]
@@ -937,9 +962,9 @@ def _page_sites(fig: Figure, inputs: SheetInputs, name: str, sites: list[Site]) 
                                                                     placeholder=" …")]
             heights = max(heights, len(lines))
             for k, ln in enumerate(lines):
-                fig.text(x, y - k * line, ln, fontsize=6.6, va="top",
-                         fontweight="bold" if x == table[0][0] else "normal",
-                         color=site.tech.color if x == table[0][0] else "black")
+                _hang(fig, x, y - k * line, ln, fontsize=6.6,
+                      fontweight="bold" if x == table[0][0] else REGULAR,
+                      color=site.tech.color if x == table[0][0] else "black")
         y -= heights * line + 0.004
         fig.add_artist(_hline(y + 0.002, color="#dddddd"))
         y -= 0.002

@@ -112,6 +112,34 @@ def test_factsheet_command_and_identical_bytes(tiny_region, tiny_run, tmp_path, 
     assert str(tmp_path).encode() not in (again / "factsheets" / "nordheim.pdf").read_bytes()
 
 
+def test_text_in_the_standard_fonts_and_bullets_level_with_their_lines(inputs, tmp_path, monkeypatch):
+    from matplotlib.backends.backend_pdf import RendererPdf
+
+    drawn = []
+    draw_text = RendererPdf.draw_text
+
+    def spy(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        drawn.append((s, round(x, 2), round(y, 2)))
+        return draw_text(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+
+    monkeypatch.setattr(RendererPdf, "draw_text", spy)
+    write_factsheet(inputs, "Südheim", tmp_path / "s.pdf")
+    data = (tmp_path / "s.pdf").read_bytes()
+    # nothing embedded: the PDF standard fonts, which every reader has
+    assert b"/BaseFont /Helvetica" in data and b"/FontFile" not in data
+    texts = [s for s, _, _ in drawn]
+    assert len(texts) > 100 and "Südheim" in texts
+    # every character is in the fonts' encoding (WinAnsi): none would print as "?"
+    assert {c for s in texts for c in s if c != "?" and c.encode("cp1252", "replace") == b"?"} == set()
+    # each bullet stands on the baseline of its item's first line, apostrophes or not
+    bullets = [(x, y) for s, x, y in drawn if s == "•"]
+    assert len(bullets) > 10
+    for x, y in bullets:
+        first = [s for s, tx, ty in drawn if ty == y and tx > x and s != "•"]
+        assert len(first) == 1, (x, y)
+    assert any("'" in s for s, _, y in drawn if y in {by for _, by in bullets})
+
+
 def test_creation_date_only_from_source_date_epoch(inputs, tmp_path, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     a = write_factsheet(inputs, "Nordheim", tmp_path / "a.pdf").read_bytes()
