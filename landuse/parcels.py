@@ -8,6 +8,7 @@ EPSG:25833, with spatial indexes and vectorised shapely 2 operations.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -141,7 +142,7 @@ def _assign_municipality(parts: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) 
     """
     areas = municipal_geometries(boundaries)
     b_idx, p_idx = parts.sindex.query(areas, predicate="intersects")
-    geoms = shapely.intersection(parts.geometry.values[p_idx], areas[b_idx])
+    geoms = map_chunks(shapely.intersection, parts.geometry.values[p_idx], areas[b_idx])
     out = parts.iloc[p_idx].drop(columns=parts.geometry.name).reset_index(drop=True)
     for col in ("ags", "name", "group"):
         out[col if col != "name" else "municipality"] = boundaries[col].to_numpy()[b_idx]
@@ -226,9 +227,10 @@ def _remainder(layers: LayerSet, cutters: np.ndarray, is_water: np.ndarray) -> g
         pieces.append(shapely.intersection(grid_tiles(area, tile_m=c), area))
     cells = np.concatenate(pieces) if pieces else np.array([], dtype=object)
     transport = _dissolve_per_cell(cells, cutters[~is_water])
-    water = shapely.difference(_dissolve_per_cell(cells, cutters[is_water]), transport)
+    water = map_chunks(shapely.difference, _dissolve_per_cell(cells, cutters[is_water]), transport)
     mapped = _dissolve_per_cell(cells, layers["landcover"].geometry.values)
-    unmapped = shapely.difference(shapely.difference(shapely.difference(cells, mapped), transport), water)
+    unmapped = map_chunks(lambda cell, *taken: functools.reduce(shapely.difference, taken, cell),
+                          cells, mapped, transport, water)
     n = len(cells)
     parts = gpd.GeoDataFrame({"class": np.repeat(["transport", "water", "other"], n),
                               "subclass": np.repeat(["corridor", "corridor", "unmapped"], n), "_rest": True},
@@ -642,7 +644,7 @@ def waterway_length(parcels: gpd.GeoDataFrame, waterways: gpd.GeoDataFrame, stri
     zi, wi = ww.sindex.query(zones, predicate="intersects")
     lines = ww.geometry.values[wi]
     try:
-        lengths = shapely.length(shapely.intersection(lines, zones[zi]))
+        lengths = map_chunks(lambda a, b: shapely.length(shapely.intersection(a, b)), lines, zones[zi])
     except shapely.errors.GEOSException:
         lengths = _robust_lengths(lines, zones[zi])
     np.add.at(out, near[zi], lengths)
