@@ -1189,6 +1189,10 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             done = pool.imap_unordered(_write_forked, jobs)
+            # no more tasks: the sheet processes end, and give back their memory, as soon as the
+            # sheets are drawn, not when the other work ends (all of Saxony: 3.5 GB while the
+            # GeoPackage was written)
+            pool.close()
             if meanwhile is not None:
                 meanwhile()
             yield from done

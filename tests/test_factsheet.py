@@ -232,6 +232,27 @@ def test_other_work_runs_while_the_sheet_processes_draw(inputs, tmp_path, monkey
     assert len(list((tmp_path / "sheets").glob("*.pdf"))) == len(NAMES)
 
 
+def test_the_sheet_processes_end_when_their_sheets_are_done_not_after_the_other_work(inputs, tmp_path,
+                                                                                     monkeypatch):
+    import multiprocessing
+    import time
+
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    folder = tmp_path / "sheets"
+    alive = []
+
+    def other_work():  # longer than the sheets: it waits for them (at most a minute)
+        alive.append(len(multiprocessing.active_children()))
+        deadline = time.monotonic() + 60
+        while multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alive.append(len(multiprocessing.active_children()))
+
+    write_factsheets(inputs, folder, meanwhile=other_work)
+    assert alive == [2, 0]  # both processes drew, then ended while the other work still ran
+    assert len(list(folder.glob("*.pdf"))) == len(NAMES)
+
+
 def test_the_inherited_objects_are_frozen_while_the_sheet_processes_run(inputs, tmp_path, monkeypatch):
     """Frozen, the collector leaves the parent's objects alone in the children (their pages stay
     shared); this process collects them again once the sheets are done."""
