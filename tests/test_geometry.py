@@ -141,3 +141,12 @@ def test_snap_to_grid_rounds_what_stays_valid_and_snap_rounds_the_rest():
     np.testing.assert_allclose(shapely.area(out[:3]), shapely.area(full), atol=1e-6)
     unrepeated = shapely.remove_repeated_points(out[:3])
     assert (shapely.get_num_coordinates(unrepeated) == shapely.get_num_coordinates(out[:3])).all()
+
+
+def test_snap_to_grid_keeps_what_is_on_the_grid_already():
+    on_grid = shapely.Polygon([(500000.001, 5700000.002), (500010.001, 5700000.002), (500010.001, 5700005.0),
+                               (500000.001, 5700005.0)])  # a parcel: 1 mm vertices, kept as they are
+    repeated = shapely.Polygon([(0, 0), (10, 0), (10, 0), (10, 10), (0, 10)])
+    out = snap_to_grid(np.array([on_grid, repeated]), 1e-5)
+    assert out[0] is on_grid
+    assert out[1] is not repeated and shapely.get_num_coordinates(out[1]) == 5 and shapely.is_valid(out[1])
