@@ -126,12 +126,10 @@ def snap_to_grid(geoms: np.ndarray, grid_size: float) -> np.ndarray:
     Full snap rounding (``set_precision``'s default mode) nodes and rebuilds every geometry,
     also the many an overlay left valid, which only need their coordinates rounded. So the
     coordinates are rounded first; a geometry that this leaves valid only loses its repeated
-    vertices, and only the others are snap-rounded (default region: 5x less time, every
-    parcel of the 15,401 valid after rounding alone).
-
-    Geometries that are valid with every vertex on the grid already, none repeated (the parcels,
-    on a coarser grid), are kept as they are: a rounded copy of the state's parcels would cost
-    about a gigabyte while they are written.
+    vertices, and only the others are snap-rounded (default region, the result layers: 3.4 s
+    to 0.75 s). Geometries that are valid with every vertex on the grid already, none repeated
+    (the parcels, on a coarser grid), are kept as they are: a rounded copy of the state's parcels
+    would cost about a gigabyte while they are written.
 
     Parameters
     ----------
@@ -145,13 +143,14 @@ def snap_to_grid(geoms: np.ndarray, grid_size: float) -> np.ndarray:
         The snapped geometries, in the input's order; each valid (or missing, where the input is).
     """
     geoms = np.asarray(geoms, dtype=object)
-    done = _on_grid_already(geoms, grid_size)
-    if done.all():
-        return geoms.copy()
-    if done.any():
-        out = geoms.copy()
-        out[~done] = snap_to_grid(geoms[~done], grid_size)
-        return out
+    out = geoms.copy()
+    todo = ~_on_grid_already(geoms, grid_size)
+    if todo.any():
+        out[todo] = _round_or_snap(geoms[todo], grid_size)
+    return out
+
+
+def _round_or_snap(geoms: np.ndarray, grid_size: float) -> np.ndarray:
     rounded = shapely.set_precision(geoms, grid_size, mode="pointwise")
     # a valid geometry keeps at least 3 distinct vertices per ring, so removing repeats cannot collapse one
     ok = shapely.is_valid(rounded)
