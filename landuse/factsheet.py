@@ -62,13 +62,13 @@ TOP_SITES = 5
 A4 = (8.27, 11.69)  # inches, portrait
 BORDER = "#222222"
 GREY = "#555555"
+#: The weight of regular text: regular Helvetica's AFM file calls it "Medium".
+REGULAR = "medium"
 #: Text in Helvetica, one of the PDF standard fonts every reader has: nothing to embed, and
 #: metrics from AFM files. An embedded TrueType font cost half of each sheet's time (font
 #: subsets, glyph-by-glyph layout), which all of Saxony (426 sheets) felt. Every character the
-#: sheets use is in the fonts' encoding (WinAnsi; checked by the tests).
-#: The weight of regular text: regular Helvetica's AFM file calls it "Medium". (Mathtext tick
-#: labels: the default tick formatter would otherwise probe for a TrueType Helvetica and warn.)
-REGULAR = "medium"
+#: sheets use is in the fonts' encoding (WinAnsi; checked by the tests). Mathtext tick labels:
+#: the default tick formatter would otherwise probe for a TrueType Helvetica and warn.
 FONT = {"font.family": "sans-serif", "font.sans-serif": ["Helvetica"], "pdf.use14corefonts": True,
         "font.weight": REGULAR, "axes.labelweight": REGULAR, "axes.formatter.use_mathtext": True,
         "font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 7.5, "xtick.labelsize": 7, "ytick.labelsize": 7.5}
@@ -317,7 +317,7 @@ def _draw_polygons(ax: Axes, geoms, **style) -> bool:
     if path is None:
         return False
     # not add_patch: the map's extent is set by its view, and add_patch walks every Bézier
-    # segment of the path to widen the data limits (a third of a small municipality's sheet)
+    # segment of the path to widen the data limits (about 15 % of a sheet's time)
     ax.add_artist(PathPatch(path, **style))
     return True
 
