@@ -306,6 +306,8 @@ DESCRIPTIONS = {
     "subclass": "OSM value (farmland, meadow, wood, park, …)", "ags": "official municipality key (AGS)",
     "municipality": "municipality", "municipality_group": "group of municipalities (region config)",
     "candidate": "1 = arable, grassland or forest: can host a measure",
+    "site": ("1 = a class a technology of the run can use: the siting attributes (distances, protected shares, "
+             "waterway length, raster statistics) are computed; empty for the other parcels"),
     "overlaps": "1 = overlaps another parcel of the parcel file", "area_ha": "area", "perimeter_m": "perimeter",
     "compactness": "4π·area/perimeter² (1 = circle, small = elongated)",
     "width_m": "width proxy 2·area/perimeter (a strip's width; half a square's side)",
@@ -377,7 +379,8 @@ def describe(column: str, layer: str | None = None) -> str:
         return f"{title}: {_words(rest)}"
     if m := re.fullmatch(r"dist_(.+)_m", column):
         return (f"distance to the nearest {_words(m[1])}, capped at the layer's reach (the margin, 3,000 m by "
-                "default; power lines 30 km): the cap reads 'at least'; empty where the layer is empty")
+                "default; power lines 30 km): the cap reads 'at least'; empty where the layer is empty and for "
+                "parcels that are not a site")
     if m := re.fullmatch(r"protected_(.+)_share", column):
         return f"share of the area inside protected areas of type {m[1]}"
     if m := re.fullmatch(r"(.+)_nodata_share", column):

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import geopandas as gpd
@@ -788,7 +789,8 @@ def _capped(distance: np.ndarray, layers: LayerSet, layer: str) -> np.ndarray:
     return np.where(np.isnan(distance), reach, np.minimum(distance, reach))
 
 
-def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dict | None = None) -> gpd.GeoDataFrame:
+def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dict | None = None, *,
+                      site_classes: Collection[str] | None = None) -> gpd.GeoDataFrame:
     """Add every siting attribute to parcels (on the input's index).
 
     Columns: ``area_ha``, ``perimeter_m``, ``compactness`` (4πA/P², 1 for a circle),
@@ -808,13 +810,20 @@ def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dic
         written beside it.
     settings : dict, optional
         Overrides of ``parcels.yaml``.
+    site_classes : collection of str, optional
+        The land-cover classes a technology of the run can use (the union of the rule sets'
+        ``eligible_classes``). Only their parcels get the siting attributes (distances,
+        protected shares, waterway length, raster statistics), which are empty (NaN) for the
+        others: no rule reads them there. Default: every parcel. The context parcels (road and
+        waterway corridors, settlements, land OSM maps as nothing) hold most of the vertices
+        (default region: 85 %), which the nearest searches and the rasterising cost scale with.
 
     Returns
     -------
     GeoDataFrame
-        ``parcels`` with the attribute columns, EPSG:25833.
+        ``parcels`` with the attribute columns and ``site`` (True where the siting attributes
+        are computed), EPSG:25833.
     """
-    s = parcel_settings(settings)
     out = parcels.copy()
     geoms = np.asarray(out.geometry.values)
     area = shapely.area(geoms)
@@ -823,6 +832,17 @@ def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dic
     out["perimeter_m"] = perim
     out["compactness"] = 4 * np.pi * area / np.maximum(perim, 1e-9) ** 2
     out["width_m"] = 2 * area / np.maximum(perim, 1e-9)
+    site = np.ones(len(out), dtype=bool) if site_classes is None else out["class"].isin(list(site_classes)).to_numpy()
+    out["site"] = site
+    siting = _siting_attributes(out[site], layers, parcel_settings(settings))
+    return gpd.GeoDataFrame(pd.concat([out, siting.reindex(out.index)], axis=1),
+                            geometry=parcels.geometry.name, crs=WORKING_CRS)
+
+
+def _siting_attributes(sites: gpd.GeoDataFrame, layers: LayerSet, s: dict) -> pd.DataFrame:
+    """Distances, protected shares, waterway length and raster statistics of ``sites`` (on their index)."""
+    geoms = np.asarray(sites.geometry.values)
+    out = pd.DataFrame(index=sites.index)
     targets = {}
     for col, (layer, query) in DISTANCE_TARGETS.items():
         src = layers[layer]
@@ -840,22 +860,22 @@ def parcel_attributes(parcels: gpd.GeoDataFrame, layers: LayerSet, settings: dic
                             targets.values())
     for (col, (layer, _)), distance in zip(targets.items(), distances, strict=True):
         out[col] = _capped(distance, layers, layer)
-    out = pd.concat([out, protected_shares(out, layers["protected_areas"])], axis=1)
-    out["waterway_length_m"] = waterway_length(out, layers["waterways"], s["riparian_strip_m"])
+    out = pd.concat([out, protected_shares(sites, layers["protected_areas"])], axis=1)
+    out["waterway_length_m"] = waterway_length(sites, layers["waterways"], s["riparian_strip_m"])
     rasters = dict(layers.rasters)
     if "dem" in rasters:
         rasters["slope_deg"] = slope_raster(rasters["dem"], Path(rasters["dem"]).with_name("slope_deg.tif"))
     grids: dict = {}
     for name, path in rasters.items():
         if Path(path).exists():
-            out = pd.concat([out, raster_statistics(out, path, name, memo=grids)], axis=1)
+            out = pd.concat([out, raster_statistics(sites, path, name, memo=grids)], axis=1)
         else:
             log.warning("Raster %s (%s) is missing: rebuild the layer store (landuse layers --force).", name, path)
-    return gpd.GeoDataFrame(out, geometry=parcels.geometry.name, crs=WORKING_CRS)
+    return out
 
 
 def build_parcels(layers: LayerSet, parcels_source: dict | None = None, data_dir: Path | None = None,
-                  settings: dict | None = None) -> gpd.GeoDataFrame:
+                  settings: dict | None = None, *, site_classes: Collection[str] | None = None) -> gpd.GeoDataFrame:
     """The parcel model: parcels (from a file or derived) with stable ids and all attributes.
 
     Parameters
@@ -869,6 +889,8 @@ def build_parcels(layers: LayerSet, parcels_source: dict | None = None, data_dir
         Base of ``parcels_source['path']``.
     settings : dict, optional
         Overrides of ``parcels.yaml``.
+    site_classes : collection of str, optional
+        Classes whose parcels get the siting attributes (:func:`parcel_attributes`; default: all).
 
     Returns
     -------
@@ -901,7 +923,7 @@ def build_parcels(layers: LayerSet, parcels_source: dict | None = None, data_dir
     parcels["parcel_id"] = ids
     parcels = parcels.sort_values(["ags", "parcel_id"]).set_index("parcel_id")
     parcels["candidate"] = parcels["class"].isin(CANDIDATE_CLASSES)
-    return parcel_attributes(parcels, layers, settings)
+    return parcel_attributes(parcels, layers, settings, site_classes=site_classes)
 
 def parcel_summary(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
     """Parcel count and area (ha) per municipality and land-cover class, candidates only."""

@@ -158,7 +158,9 @@ def run_parcels(ctx: Context, layers: StageResult) -> StageResult:
     data_dir = resolve_data_dir(ctx.region, ctx.data)
     spec = ctx.region.sources.get("parcels")
     parcel_file = data_dir / spec["path"] if spec and data_dir is not None and spec.get("path") else None
-    key = config_hash(layers.key, spec, files_key(parcel_file), code_key("landuse.parcels"),
+    # siting attributes only where a technology of the run can site (context parcels need none)
+    site_classes = sorted({c for rules in ctx.rule_sets.values() for c in rules.eligible_classes})
+    key = config_hash(layers.key, spec, files_key(parcel_file), code_key("landuse.parcels"), site_classes,
                       files_key(PARAMETER_DIR / "parcels.yaml", PARAMETER_DIR / "land_statistics.yaml"))
     cache, stage = ctx.cache, ctx.stage("parcels")
     if not ctx.force and cache.fresh(stage, key):
@@ -167,7 +169,7 @@ def run_parcels(ctx: Context, layers: StageResult) -> StageResult:
         return StageResult(parcels, key, True, parcel_summary(parcels), cache.files(stage))
 
     def compute():
-        parcels = build_parcels(layers.data, spec, data_dir)
+        parcels = build_parcels(layers.data, spec, data_dir, site_classes=site_classes)
         return parcels, {"parcels": parcels}
 
     parcels = _timed(cache, stage, key, compute)

@@ -87,6 +87,23 @@ def test_house_across_the_border_counts(tiny_layers, model):
     assert again.loc[ne.name, "dist_single_building_m"] == layer_reach_m(without, "buildings") == 3000
 
 
+def test_siting_attributes_only_for_site_classes(tiny_layers, model):
+    base = model[["class", "subclass", "ags", "municipality", "geometry"]]
+    sites = parcel_attributes(base, tiny_layers, site_classes=["arable", "forest"])
+    is_site = base["class"].isin(["arable", "forest"])
+    assert sites["site"].to_numpy().tolist() == is_site.to_numpy().tolist() and 0 < is_site.sum() < len(base)
+    assert model["site"].all()  # without site classes every parcel is a site
+    siting = [c for c in model.columns if c.startswith(("dist_", "protected_")) or c == "waterway_length_m"]
+    assert len(siting) >= 18 and set(siting) <= set(sites.columns)
+    # the sites' values are the ones of the full model, to the last digit; the others are empty
+    assert sites.loc[is_site, siting].equals(model.loc[is_site, siting])
+    assert sites.loc[~is_site, siting].isna().all().all()
+    # the shape measures stay for every parcel (the pond: 1 ha, a 100 m square)
+    pond = _at(sites, 1800, 1600)
+    assert not pond["site"] and np.isnan(pond["dist_settlement_m"])
+    assert pond["area_ha"] == pytest.approx(1.0, rel=1e-5) and pond["width_m"] == pytest.approx(50, rel=1e-4)
+
+
 def test_building_group_of_five(tmp_path):
     houses = [(box(X0 + 1300 + 30 * k, Y0 - 300, X0 + 1312 + 30 * k, Y0 - 290), {"building": "house"})
               for k in range(5)]

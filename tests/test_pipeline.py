@@ -144,3 +144,16 @@ def test_moved_output_folder_keeps_its_cache(tiny_region, tiny_run, tmp_path):
     shutil.copytree(out, moved)
     again = run(cfg, data=data, layers_dir=res["layers"].files[0].parent, out=moved)
     assert all(r.reused for r in again.values())
+
+
+def test_siting_attributes_where_a_technology_of_the_run_can_site(tiny_run):
+    res, _ = tiny_run
+    parcels = res["parcels"].data
+    sites = set(load_rule_sets()["wind"].eligible_classes) | set(load_rule_sets()["pv"].eligible_classes)
+    assert {"industrial", "conversion"} <= sites  # beyond the open land
+    is_site = parcels["class"].isin(sites)
+    assert parcels["site"].tolist() == is_site.tolist()
+    assert parcels.loc[is_site, "dist_settlement_m"].notna().all()
+    assert parcels.loc[~is_site, "dist_settlement_m"].isna().all() and (~is_site).sum() > 0
+    # the context parcels are in the model and the export still: their shape measures, no siting values
+    assert parcels.loc[~is_site, "area_ha"].gt(0).all()
