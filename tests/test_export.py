@@ -316,6 +316,32 @@ def test_dbf_written_in_chunks_equals_one_piece(tiny_run, tmp_path, monkeypatch)
         assert (chunked / path.name).read_bytes() == path.read_bytes(), path.name
 
 
+def test_layers_handed_to_gdal_in_chunks_equal_one_piece(tiny_run, tmp_path, monkeypatch):
+    """GDAL gets a layer a slice of rows at a time (the first creates the layer, the others
+    append): the GeoPackage holds the same features in the same order with the layer's
+    description, and the Shapefiles are the same bytes."""
+    import landuse.export as ex
+
+    res, _ = tiny_run
+    results = {**res["suitability"].data}
+    whole = ex.export_all(results, tmp_path / "whole", summary=res["balance"].data[0], timestamp=STAMP)
+    n = len(results["parcels"])
+    monkeypatch.setattr(ex, "WRITE_CHUNK_ROWS", 4)
+    assert n > 3 * 4 and n % 4  # several chunks and a part of one
+    chunked = ex.export_all(results, tmp_path / "chunked", summary=res["balance"].data[0], timestamp=STAMP)
+    for layer in ("parcels", "pv_eligible", "summary"):
+        a = pyogrio.read_dataframe(whole["gpkg"], layer=layer, fid_as_index=True)
+        b = pyogrio.read_dataframe(chunked["gpkg"], layer=layer, fid_as_index=True)
+        pd.testing.assert_frame_equal(a, b)
+    with sqlite3.connect(chunked["gpkg"]) as db:
+        described = dict(db.execute("select table_name, description from gpkg_contents"))
+        indexed = db.execute("select count(*) from rtree_parcels_geom").fetchone()[0]
+    assert described["parcels"] == layer_description("parcels")
+    assert indexed == n  # the spatial index holds every feature, also the appended ones
+    for path in sorted(whole["shapefiles"].glob("*.sh[px]")):
+        assert (chunked["shapefiles"] / path.name).read_bytes() == path.read_bytes(), path.name
+
+
 def test_export_failing_midway_keeps_the_previous_geopackage_and_shapefiles(tiny_run, tmp_path, monkeypatch):
     """Layers go to both formats one at a time: a failure at the second layer's table must leave
     the previous GeoPackage and Shapefiles as they were, and no temporary file."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -215,7 +216,7 @@ def test_folder_swapped_as_a_whole(inputs, tmp_path, monkeypatch):
 def test_sheets_in_processes_equal_sheets_one_by_one(inputs, tmp_path, monkeypatch):
     monkeypatch.setenv("LANDUSE_THREADS", "1")
     write_factsheets(inputs, tmp_path / "one")
-    monkeypatch.setenv("LANDUSE_THREADS", "2")  # two forked processes
+    monkeypatch.setenv("LANDUSE_THREADS", "2")  # two sheet processes
     write_factsheets(inputs, tmp_path / "two")
     one = {p.name: p.read_bytes() for p in (tmp_path / "one").iterdir()}
     assert len(one) == len(NAMES) >= 2
@@ -228,7 +229,7 @@ def test_other_work_runs_while_the_sheet_processes_draw(inputs, tmp_path, monkey
     monkeypatch.setenv("LANDUSE_THREADS", "2")
     seen = []
     write_factsheets(inputs, tmp_path / "sheets", meanwhile=lambda: seen.append(len(multiprocessing.active_children())))
-    assert seen == [2]  # called once, with the two sheet processes already forked
+    assert seen == [2]  # called once, with the two sheet processes already started
     assert len(list((tmp_path / "sheets").glob("*.pdf"))) == len(NAMES)
 
 
@@ -253,19 +254,30 @@ def test_the_sheet_processes_end_when_their_sheets_are_done_not_after_the_other_
     assert len(list(folder.glob("*.pdf"))) == len(NAMES)
 
 
-def test_the_inherited_objects_are_frozen_while_the_sheet_processes_run(inputs, tmp_path, monkeypatch):
-    """Frozen, the collector leaves the parent's objects alone in the children (their pages stay
-    shared); this process collects them again once the sheets are done."""
-    import gc
+def test_a_script_without_a_main_guard_runs_once_with_the_sheet_processes(inputs, tmp_path):
+    """The sheet processes are spawned (they share none of this process's memory, so the work
+    done meanwhile does not duplicate it), and they do not import the calling script: a script
+    without an ``if __name__ == "__main__"`` guard would otherwise run again in each of them."""
+    import pickle
+    import sys
+    import textwrap
 
-    monkeypatch.setenv("LANDUSE_THREADS", "2")
-    frozen = []
-    write_factsheets(inputs, tmp_path / "sheets", meanwhile=lambda: frozen.append(gc.get_freeze_count()))
-    assert frozen[0] > 100_000  # the inputs and everything else alive at the fork
-    assert gc.get_freeze_count() == 0
-    with pytest.raises(OSError):
-        write_factsheets(inputs, tmp_path / "again", meanwhile=lambda: (_ for _ in ()).throw(OSError("disk full")))
-    assert gc.get_freeze_count() == 0
+    (tmp_path / "inputs.pickle").write_bytes(pickle.dumps(inputs))
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, pickle
+        from pathlib import Path
+        base = Path({str(tmp_path)!r})
+        with open(base / "runs.txt", "a") as f:
+            f.write(f"{{os.getpid()}}\\n")
+        from landuse.factsheet import write_factsheets
+        write_factsheets(pickle.loads((base / "inputs.pickle").read_bytes()), base / "sheets")
+    """))
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "LANDUSE_THREADS": "2"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "runs.txt").read_text().split()) == 1  # the script's top level ran once
+    assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == sorted(NAMES.values())
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
