@@ -1164,9 +1164,11 @@ def _sheet_job(inputs: SheetInputs, rows: dict[str, dict[str, np.ndarray]], name
 _SHARED: SheetInputs | None = None
 
 
-def _start_sheet_process(shared: SheetInputs, level: int) -> None:
+def _start_sheet_process(shared: SheetInputs, level: int, techs: list) -> None:
     global _SHARED
     _SHARED = shared
+    for tech in techs:  # technologies registered at run time (a plugin, a test) besides the built-in ones
+        registry.register(tech, replace=True)
     logging.basicConfig(format="%(message)s")
     logging.getLogger("landuse").setLevel(level)
 
@@ -1217,7 +1219,7 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
     with _main_script_hidden():
         pool = multiprocessing.get_context("spawn").Pool(
             processes, initializer=_start_sheet_process,
-            initargs=(shared, logging.getLogger("landuse").getEffectiveLevel()))
+            initargs=(shared, logging.getLogger("landuse").getEffectiveLevel(), registry.technologies()))
     with pool:
         # the pool's feeder thread slices the jobs as the processes take them: a pipe's worth ahead
         done = pool.imap_unordered(_write_job, (_sheet_job(inputs, rows, name, path) for name, path in jobs))
