@@ -22,9 +22,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import importlib.util
 import logging
 import multiprocessing
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -1162,18 +1164,64 @@ def _sheet_job(inputs: SheetInputs, rows: dict[str, dict[str, np.ndarray]], name
 
 #: The inputs every sheet of a sheet process shares (set once per process by :func:`_start_sheet_process`).
 _SHARED: SheetInputs | None = None
+#: Why a sheet process could not take its parent's inputs, raised by every sheet it is given.
+_START_ERROR: BaseException | None = None
 
 
-def _start_sheet_process(shared: SheetInputs, level: int, techs: list) -> None:
-    global _SHARED
-    _SHARED = shared
-    for tech in techs:  # technologies registered at run time (a plugin, a test) besides the built-in ones
-        registry.register(tech, replace=True)
+def _process_payload(shared: SheetInputs) -> tuple[list[tuple[str, str]], bytes] | None:
+    """What a spawned sheet process needs besides landuse's code: the files of the modules that
+    define technologies registered at run time (a plugin loaded from a path is importable by no
+    name in a new process) and, pickled, the shared inputs and the registry. None where a
+    technology cannot be loaded elsewhere (defined in the main script or in a function)."""
+    techs = registry.technologies()
+    modules = {}
+    for tech in techs:
+        name = type(tech).__module__
+        if name == "landuse" or name.startswith("landuse."):
+            continue
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if name == "__main__" or file is None:
+            return None
+        modules[name] = file
+    try:
+        return list(modules.items()), pickle.dumps((shared, techs), protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return None
+
+
+def _import_file(name: str, file: str) -> None:
+    if name in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec(name)
+    except ImportError:  # a parent package that is not importable either
+        spec = None
+    if spec is None or spec.origin != file:
+        spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+def _start_sheet_process(modules: list[tuple[str, str]], payload: bytes, level: int) -> None:
+    """Pool initializer. It must not raise: a pool replaces a process whose start failed, again and
+    again, and its sheets would never come back. The error is kept and raised by every sheet."""
+    global _SHARED, _START_ERROR
     logging.basicConfig(format="%(message)s")
     logging.getLogger("landuse").setLevel(level)
+    try:
+        for name, file in modules:
+            _import_file(name, file)
+        _SHARED, techs = pickle.loads(payload)
+        registry.use(techs)
+    except Exception as exc:  # noqa: BLE001 - handed to the parent with the first sheet
+        _START_ERROR = exc
 
 
 def _write_job(job: tuple) -> Path:
+    if _START_ERROR is not None:
+        raise RuntimeError(f"A fact sheet process could not load the run's inputs: {_START_ERROR!r}") \
+            from _START_ERROR
     results, allocation, name, path = job
     inputs = dataclasses.replace(_SHARED, results={**_SHARED.results, **results}, allocation=allocation)
     return write_factsheet(inputs, name, path)
@@ -1208,18 +1256,23 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
     ``meanwhile`` runs in this process once the sheet processes are started, else before the sheets."""
     rows = rows_by_municipality(inputs)
     processes = min(thread_count(), len(jobs))
-    if processes <= 1:
+    shared = dataclasses.replace(inputs, results={k: g for k, g in inputs.results.items() if k not in rows},
+                                 allocation=None if "allocation" in rows else inputs.allocation)
+    payload = _process_payload(shared) if processes > 1 else None
+    if payload is None:
+        if processes > 1:
+            log.info("Fact sheets drawn one after the other: a technology registered at run time "
+                     "cannot be loaded in another process (defined in the main script or a function).")
         if meanwhile is not None:
             meanwhile()
         for name, path in jobs:
             yield write_factsheet(inputs, name, path, rows=rows)
         return
-    shared = dataclasses.replace(inputs, results={k: g for k, g in inputs.results.items() if k not in rows},
-                                 allocation=None if "allocation" in rows else inputs.allocation)
+    modules, pickled = payload
     with _main_script_hidden():
         pool = multiprocessing.get_context("spawn").Pool(
             processes, initializer=_start_sheet_process,
-            initargs=(shared, logging.getLogger("landuse").getEffectiveLevel(), registry.technologies()))
+            initargs=(modules, pickled, logging.getLogger("landuse").getEffectiveLevel()))
     with pool:
         # the pool's feeder thread slices the jobs as the processes take them: a pipe's worth ahead
         done = pool.imap_unordered(_write_job, (_sheet_job(inputs, rows, name, path) for name, path in jobs))

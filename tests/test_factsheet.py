@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import os
 import re
 import shutil
@@ -338,3 +339,74 @@ def test_a_sheet_takes_only_its_municipalitys_features(inputs):
     for key in ("parcels", "by_parcel"):
         counts = [len(municipality_inputs(inputs, n, rows).results[key]) for n in NAMES]
         assert min(counts) > 0 and sum(counts) == len(inputs.results[key])
+
+
+def test_a_sheet_process_that_cannot_load_a_technology_stops_the_sheets_not_hangs(inputs, tmp_path):
+    """A pool replaces a process whose start failed, again and again: an error in loading the
+    parent's registry in a sheet process must come back as an error (a subprocess with a timeout,
+    so that a hang fails this test and not the whole test run)."""
+    import pickle
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    plugin = Path(__file__).with_name("plugins") / "miscanthus.py"
+    (tmp_path / "inputs.pickle").write_bytes(pickle.dumps(inputs))
+    (tmp_path / "parent_only.py").write_text(textwrap.dedent(f"""
+        import importlib.util, multiprocessing
+        if multiprocessing.parent_process() is not None:
+            raise ImportError("this plugin loads in the main process only")
+        spec = importlib.util.spec_from_file_location("miscanthus_plugin", {str(plugin)!r})
+        miscanthus = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(miscanthus)
+
+        class ParentOnly(miscanthus.Miscanthus):
+            name = "parent_only"
+    """))
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import importlib.util, pickle, sys
+        from pathlib import Path
+        from landuse import technologies
+        from landuse.factsheet import write_factsheets
+        base = Path({str(tmp_path)!r})
+        spec = importlib.util.spec_from_file_location("parent_only", base / "parent_only.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["parent_only"] = module
+        spec.loader.exec_module(module)
+        with technologies.registered(module.ParentOnly()):
+            write_factsheets(pickle.loads((base / "inputs.pickle").read_bytes()), base / "sheets")
+    """))
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "LANDUSE_THREADS": "2"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "A fact sheet process could not load the run's inputs" in done.stderr
+    assert "this plugin loads in the main process only" in done.stderr
+    assert not (tmp_path / "sheets").exists()  # nothing half-written is left under the final name
+
+
+def test_a_technology_defined_in_a_function_is_drawn_in_this_process(inputs, tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from landuse import technologies
+
+    spec = importlib.util.spec_from_file_location("miscanthus_plugin",
+                                                  Path(__file__).with_name("plugins") / "miscanthus.py")
+    miscanthus = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = miscanthus
+    spec.loader.exec_module(miscanthus)
+    with technologies.registered(miscanthus.Miscanthus()):  # loaded from a path: its file goes along
+        assert factsheet._process_payload(inputs)[0] == [("miscanthus_plugin", miscanthus.__file__)]
+
+    class Local(miscanthus.Miscanthus):
+        name = "local"
+
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    seen = []
+    with technologies.registered(Local()):
+        assert factsheet._process_payload(inputs) is None  # a class in a function: pickled by no name
+        write_factsheets(inputs, tmp_path / "sheets", meanwhile=lambda: seen.append(multiprocessing.active_children()))
+    assert seen == [[]]  # no sheet process started
+    assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == sorted(NAMES.values())

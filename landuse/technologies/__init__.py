@@ -344,6 +344,17 @@ def _check(t: Technology) -> None:
         raise ConfigError(f"Technology name {t.name!r} must be a lower-case identifier (used in column names).")
 
 
+def use(techs: list[Technology]) -> None:
+    """Make the registry exactly ``techs``, in this order: a process spawned for part of a run
+    takes its parent's registry, with what was registered at run time and without what was removed."""
+    global _LOADED
+    for t in techs:
+        _check(t)
+    _LOADED = True
+    _REGISTRY.clear()
+    _REGISTRY.update((t.name, t) for t in techs)
+
+
 def technologies() -> list[Technology]:
     """The registered technologies in registration order (built-ins first)."""
     _load_builtins()
@@ -384,4 +395,4 @@ def total_columns(kind: Literal["avoided", "sequestered"]) -> list[str]:
 
 
 __all__ = ["Technology", "Output", "ResultLayer", "Assessment", "register", "unregister", "registered",
-           "technologies", "names", "get", "all_outputs", "total_columns"]
+           "use", "technologies", "names", "get", "all_outputs", "total_columns"]
