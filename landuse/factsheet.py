@@ -27,13 +27,17 @@ import logging
 import multiprocessing
 import os
 import pickle
+import queue
 import shutil
 import sys
 import tempfile
 import textwrap
+import threading
 import types
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +49,7 @@ import shapely
 
 from landuse import __version__
 from landuse import technologies as registry
+from landuse.errors import ConfigError, LanduseError
 from landuse.geometry import thread_count
 from landuse.io import TEMP_MARK, make_dir, swap_folder
 
@@ -1168,14 +1173,12 @@ _SHARED: SheetInputs | None = None
 _START_ERROR: BaseException | None = None
 
 
-def _process_payload(shared: SheetInputs) -> tuple[list[tuple[str, str]], bytes] | None:
-    """What a spawned sheet process needs besides landuse's code: the files of the modules that
-    define technologies registered at run time (a plugin loaded from a path is importable by no
-    name in a new process) and, pickled, the shared inputs and the registry. None where a
-    technology cannot be loaded elsewhere (defined in the main script or in a function)."""
-    techs = registry.technologies()
+def _plugin_modules() -> list[tuple[str, str]] | None:
+    """The files of the modules that define technologies registered at run time: a plugin loaded
+    from a path is importable by no name in a new process. None where a technology cannot be
+    loaded elsewhere (defined in the main script)."""
     modules = {}
-    for tech in techs:
+    for tech in registry.technologies():
         name = type(tech).__module__
         if name == "landuse" or name.startswith("landuse."):
             continue
@@ -1183,10 +1186,19 @@ def _process_payload(shared: SheetInputs) -> tuple[list[tuple[str, str]], bytes]
         if name == "__main__" or file is None:
             return None
         modules[name] = file
+    return list(modules.items())
+
+
+def _pickled_for_processes(shared: SheetInputs, file: Path) -> bool:
+    """Write the shared inputs and the registry for the sheet processes to ``file`` (not held in
+    memory while the sheets are drawn); False where they cannot be pickled (a technology
+    defined in a function)."""
     try:
-        return list(modules.items()), pickle.dumps((shared, techs), protocol=pickle.HIGHEST_PROTOCOL)
+        with open(file, "wb") as f:
+            pickle.dump((shared, registry.technologies()), f, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, AttributeError, TypeError):
-        return None
+        return False
+    return True
 
 
 def _import_file(name: str, file: str) -> None:
@@ -1203,16 +1215,17 @@ def _import_file(name: str, file: str) -> None:
     spec.loader.exec_module(module)
 
 
-def _start_sheet_process(modules: list[tuple[str, str]], payload: bytes, level: int) -> None:
-    """Pool initializer. It must not raise: a pool replaces a process whose start failed, again and
-    again, and its sheets would never come back. The error is kept and raised by every sheet."""
+def _start_sheet_process(modules: list[tuple[str, str]], payload: str, level: int) -> None:
+    """Process pool initializer. The error of a failed start is kept and raised by every sheet:
+    it then reaches the run with its cause, where a failed initializer only breaks the pool."""
     global _SHARED, _START_ERROR
     logging.basicConfig(format="%(message)s")
     logging.getLogger("landuse").setLevel(level)
     try:
         for name, file in modules:
             _import_file(name, file)
-        _SHARED, techs = pickle.loads(payload)
+        with open(payload, "rb") as f:
+            _SHARED, techs = pickle.load(f)
         registry.use(techs)
     except Exception as exc:  # noqa: BLE001 - handed to the parent with the first sheet
         _START_ERROR = exc
@@ -1220,8 +1233,9 @@ def _start_sheet_process(modules: list[tuple[str, str]], payload: bytes, level: 
 
 def _write_job(job: tuple) -> Path:
     if _START_ERROR is not None:
-        raise RuntimeError(f"A fact sheet process could not load the run's inputs: {_START_ERROR!r}") \
-            from _START_ERROR
+        raise ConfigError(f"A fact sheet process could not load the technologies of the run ({_START_ERROR!r}). "
+                          f"Register plugins through the {registry.ENTRY_POINT_GROUP!r} entry point, "
+                          "or set LANDUSE_THREADS=1 to draw the sheets in this process.")
     results, allocation, name, path = job
     inputs = dataclasses.replace(_SHARED, results={**_SHARED.results, **results}, allocation=allocation)
     return write_factsheet(inputs, name, path)
@@ -1258,30 +1272,88 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
     processes = min(thread_count(), len(jobs))
     shared = dataclasses.replace(inputs, results={k: g for k, g in inputs.results.items() if k not in rows},
                                  allocation=None if "allocation" in rows else inputs.allocation)
-    payload = _process_payload(shared) if processes > 1 else None
-    if payload is None:
-        if processes > 1:
-            log.info("Fact sheets drawn one after the other: a technology registered at run time "
-                     "cannot be loaded in another process (defined in the main script or a function).")
+    modules = _plugin_modules() if processes > 1 else None
+    if modules is not None:
+        fd, payload = tempfile.mkstemp(prefix="landuse-factsheets-", suffix=".pickle")
+        os.close(fd)
+        try:
+            if _pickled_for_processes(shared, Path(payload)):
+                yield from _write_with_pool(inputs, rows, jobs, processes, modules, payload, meanwhile)
+                return
+        finally:
+            os.unlink(payload)
+    if processes > 1:
+        log.info("Fact sheets drawn one after the other: a technology registered at run time "
+                 "cannot be loaded in another process (defined in the main script or in a function).")
+    if meanwhile is not None:
+        meanwhile()
+    for name, path in jobs:
+        yield write_factsheet(inputs, name, path, rows=rows)
+
+
+def _write_with_pool(inputs: SheetInputs, rows: dict, jobs: list[tuple[str, Path]], processes: int,
+                     modules: list[tuple[str, str]], payload: str, meanwhile: Callable[[], Any] | None):
+    """The sheets in ``processes`` spawned processes, which load ``modules`` and the pickled
+    ``payload`` at their start. A process pool of :mod:`concurrent.futures`: where a process dies
+    (killed for lack of memory), the sheets fail at once; :mod:`multiprocessing`'s pool waits for ever."""
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_sheet_process,
+                               initargs=(modules, payload, logging.getLogger("landuse").getEffectiveLevel()))
+    # slices are made as the processes take them, at most two per process ahead: a feeder thread
+    # makes them while ``meanwhile`` runs here
+    ahead = threading.Semaphore(2 * processes)
+    stop = threading.Event()
+    futures: queue.Queue = queue.Queue()
+
+    def submit(name: str, path: Path) -> bool:
+        ahead.acquire()
+        if stop.is_set():
+            return False
+        future = pool.submit(_write_job, _sheet_job(inputs, rows, name, path))
+        future.add_done_callback(lambda _: ahead.release())
+        futures.put(future)
+        return True
+
+    def feed() -> None:
+        try:
+            for name, path in jobs[processes:]:
+                if not submit(name, path):
+                    break
+        except BaseException as exc:  # noqa: BLE001 - raised where the sheets are collected
+            futures.put(exc)
+        finally:
+            futures.put(None)
+            # no more sheets: the processes end, and give back their memory, when theirs are
+            # drawn, not when ``meanwhile`` ends
+            pool.shutdown(wait=True)
+
+    feeder, complete = None, False
+    try:
+        with _main_script_hidden():  # the processes start with their first sheet, here
+            for name, path in jobs[:processes]:
+                submit(name, path)
+        feeder = threading.Thread(target=feed, name="fact-sheet-feeder", daemon=True)
+        feeder.start()
         if meanwhile is not None:
             meanwhile()
-        for name, path in jobs:
-            yield write_factsheet(inputs, name, path, rows=rows)
-        return
-    modules, pickled = payload
-    with _main_script_hidden():
-        pool = multiprocessing.get_context("spawn").Pool(
-            processes, initializer=_start_sheet_process,
-            initargs=(modules, pickled, logging.getLogger("landuse").getEffectiveLevel()))
-    with pool:
-        # the pool's feeder thread slices the jobs as the processes take them: a pipe's worth ahead
-        done = pool.imap_unordered(_write_job, (_sheet_job(inputs, rows, name, path) for name, path in jobs))
-        # no more tasks: the sheet processes end, and give back their memory, as soon as the
-        # sheets are drawn, not when the other work ends
-        pool.close()
-        if meanwhile is not None:
-            meanwhile()
-        yield from done
+        while (future := futures.get()) is not None:
+            if isinstance(future, BaseException):
+                raise future
+            try:
+                yield future.result()
+            except BrokenProcessPool as exc:
+                raise LanduseError(
+                    "A fact sheet process ended before its sheet was drawn (killed, perhaps for lack of "
+                    "memory). Set LANDUSE_THREADS=1 to draw the sheets in this process.") from exc
+        complete = True
+    finally:
+        if not complete:  # an error: no more sheets
+            stop.set()
+            ahead.release()  # a feeder waiting for a slot sees the stop
+            # the sheets being drawn end before the caller removes their folder
+            pool.shutdown(wait=True, cancel_futures=True)
+        if feeder is not None:
+            feeder.join()  # its shutdown waits for the processes
 
 
 def _quiet() -> bool:

@@ -11,6 +11,7 @@ tables, maps, fact sheets) are written only by the output stage.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import logging
 import os
@@ -95,6 +96,17 @@ class Context:
     def stage(self, name: str) -> str:
         """Cache record name of a stage (scenario stages apart)."""
         return name if name in ("parcels",) else f"{name}/{self.scenario}"
+
+
+def _give_back_freed_memory() -> None:
+    """Hand the heap that a finished step freed back to the system. glibc keeps freed small
+    blocks (GEOS geometries, pandas' objects) in its heap for reuse, so what the merge of all of
+    Saxony's partitions or a writer freed would still count against the run's peak. No-op
+    where the C library is not glibc."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def scenario_dir(out: Path, scenario: str) -> Path:
@@ -336,6 +348,7 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
     from landuse.io import clean_temporary
 
     clean_temporary(ctx.target)  # leftovers of an interrupted run: half-written files, a cut folder swap
+    _give_back_freed_memory()
     summary, potential, parts = bal.data
     realistic = potential[potential["tier"] == "realistic"].drop(columns="tier")
     cache = ctx.cache
@@ -359,6 +372,7 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
         else:
             _write_exports(ctx, layers.data, {**suitability.data, "allocation": parts}, suitability.summary, summary)
         cache.done(stage, key, time.perf_counter() - t0)
+        _give_back_freed_memory()
 
     def write_others() -> None:
         for kind in due:
@@ -516,6 +530,7 @@ def run_partitioned(ctx: Context, *, workers: int | None = None, scheduler: str 
                         force=ctx.force, allow_out_of_range=allow_out_of_range)
     layers, parcels, frames, summary = merge_parts(ctx.region, records, technologies=list(ctx.rule_sets),
                                                    scenario=ctx.scenario)
+    _give_back_freed_memory()
     keys = {stage: config_hash([r["keys"][stage] for r in records]) for stage in ("layers", "parcels", "suitability")}
     reused = {stage: all(r["reused"][stage] for r in records) for stage in keys}
     log.info("Partitions: %d municipalities; slowest %.0f s; peak memory per worker %d MB",

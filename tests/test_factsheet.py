@@ -368,6 +368,7 @@ def test_a_sheet_process_that_cannot_load_a_technology_stops_the_sheets_not_hang
         import importlib.util, pickle, sys
         from pathlib import Path
         from landuse import technologies
+        from landuse.errors import ConfigError
         from landuse.factsheet import write_factsheets
         base = Path({str(tmp_path)!r})
         spec = importlib.util.spec_from_file_location("parent_only", base / "parent_only.py")
@@ -375,14 +376,19 @@ def test_a_sheet_process_that_cannot_load_a_technology_stops_the_sheets_not_hang
         sys.modules["parent_only"] = module
         spec.loader.exec_module(module)
         with technologies.registered(module.ParentOnly()):
-            write_factsheets(pickle.loads((base / "inputs.pickle").read_bytes()), base / "sheets")
+            try:
+                write_factsheets(pickle.loads((base / "inputs.pickle").read_bytes()), base / "sheets")
+            except ConfigError as exc:
+                sys.exit(f"Error: {{exc}}")
     """))
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "LANDUSE_THREADS": "2"},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert "A fact sheet process could not load the run's inputs" in done.stderr
-    assert "this plugin loads in the main process only" in done.stderr
-    assert not (tmp_path / "sheets").exists()  # nothing half-written is left under the final name
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: A fact sheet process could not load the technologies of the run "
+        "(ImportError('this plugin loads in the main process only')). Register plugins through the "
+        "'landuse.technologies' entry point, or set LANDUSE_THREADS=1 to draw the sheets in this process.")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.pickle", "parent_only.py", "run.py"]
 
 
 def test_a_technology_defined_in_a_function_is_drawn_in_this_process(inputs, tmp_path, monkeypatch):
@@ -398,7 +404,8 @@ def test_a_technology_defined_in_a_function_is_drawn_in_this_process(inputs, tmp
     sys.modules[spec.name] = miscanthus
     spec.loader.exec_module(miscanthus)
     with technologies.registered(miscanthus.Miscanthus()):  # loaded from a path: its file goes along
-        assert factsheet._process_payload(inputs)[0] == [("miscanthus_plugin", miscanthus.__file__)]
+        assert factsheet._plugin_modules() == [("miscanthus_plugin", miscanthus.__file__)]
+        assert factsheet._pickled_for_processes(inputs, tmp_path / "inputs.pickle")
 
     class Local(miscanthus.Miscanthus):
         name = "local"
@@ -406,7 +413,57 @@ def test_a_technology_defined_in_a_function_is_drawn_in_this_process(inputs, tmp
     monkeypatch.setenv("LANDUSE_THREADS", "2")
     seen = []
     with technologies.registered(Local()):
-        assert factsheet._process_payload(inputs) is None  # a class in a function: pickled by no name
-        write_factsheets(inputs, tmp_path / "sheets", meanwhile=lambda: seen.append(multiprocessing.active_children()))
-    assert seen == [[]]  # no sheet process started
+        assert not factsheet._pickled_for_processes(inputs, tmp_path / "inputs.pickle")  # a class in a function
+        write_factsheets(inputs, tmp_path / "sheets",
+                         meanwhile=lambda: seen.append(len(multiprocessing.active_children())))
+    assert seen == [0]  # no sheet process started
     assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == sorted(NAMES.values())
+
+
+def test_a_sheet_process_killed_while_drawing_stops_the_sheets_with_one_line(inputs, tmp_path):
+    """A sheet process killed mid-sheet (the kernel's out-of-memory killer) ends the sheets with
+    an error that says what to do, and leaves no half-written folder; it does not wait for ever."""
+    import pickle
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    plugin = Path(__file__).with_name("plugins") / "miscanthus.py"
+    (tmp_path / "inputs.pickle").write_bytes(pickle.dumps(inputs))
+    (tmp_path / "killed.py").write_text(textwrap.dedent(f"""
+        import importlib.util, multiprocessing, os, signal
+        if multiprocessing.parent_process() is not None:  # in a sheet process: die at the first sheet
+            import landuse.factsheet
+            landuse.factsheet.write_factsheet = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+        spec = importlib.util.spec_from_file_location("miscanthus_plugin", {str(plugin)!r})
+        miscanthus = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(miscanthus)
+
+        class Killed(miscanthus.Miscanthus):
+            name = "killed"
+    """))
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import importlib.util, pickle, sys
+        from pathlib import Path
+        from landuse import technologies
+        from landuse.errors import LanduseError
+        from landuse.factsheet import write_factsheets
+        base = Path({str(tmp_path)!r})
+        spec = importlib.util.spec_from_file_location("killed", base / "killed.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["killed"] = module
+        spec.loader.exec_module(module)
+        with technologies.registered(module.Killed()):
+            try:
+                write_factsheets(pickle.loads((base / "inputs.pickle").read_bytes()), base / "sheets")
+            except LanduseError as exc:
+                sys.exit(f"Error: {{exc}}")
+    """))
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "LANDUSE_THREADS": "2"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: A fact sheet process ended before its sheet was drawn (killed, perhaps for lack of memory). "
+        "Set LANDUSE_THREADS=1 to draw the sheets in this process.")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.pickle", "killed.py", "run.py"]

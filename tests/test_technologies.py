@@ -47,6 +47,18 @@ def test_unknown_and_invalid():
     assert "Bad-Name" not in technologies.names()
 
 
+def test_use_makes_the_registry_exactly_the_list_given():
+    """What a spawned process does with its parent's registry: the same technologies, in order."""
+    before = technologies.technologies()
+    try:
+        technologies.use([before[1], before[0]])
+        assert technologies.names() == ["pv", "wind"]
+        assert technologies.total_columns("avoided") == ["pv_avoided_t_co2e_a", "wind_avoided_t_co2e_a"]
+    finally:
+        technologies.use(before)
+    assert technologies.names()[:3] == ["wind", "pv", "agroforestry"]
+
+
 @pytest.fixture(scope="module")
 def fourth(tiny_region, tmp_path_factory):
     cfg, data = tiny_region
