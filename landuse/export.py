@@ -722,7 +722,12 @@ def _layers(results: dict[str, gpd.GeoDataFrame]) -> Iterator[tuple[str, gpd.Geo
     time: a cleaned copy of every layer at once would double the results in memory."""
     for name in result_layer_names():
         if name in results:
-            yield name, clean_geometries(results[name].to_crs(WORKING_CRS), layer=name)
+            frame = results[name]
+            # to_crs copies every column even where nothing is to reproject (all of Saxony's
+            # parcels: some hundred megabytes)
+            if frame.crs is None or not frame.crs.equals(WORKING_CRS):
+                frame = frame.to_crs(WORKING_CRS)
+            yield name, clean_geometries(frame, layer=name)
 
 
 # --- metadata -----------------------------------------------------------------------------

@@ -461,3 +461,15 @@ def test_shapefile_reasons_are_the_codes_of_the_exclusion_fields():
     # each code is the field that holds the rule's excluded share
     assert short_name("wind_excl_settlement_share") == "wd_x_set"
     assert short_name("wind_excl_building_group_share") == "wd_x_bgrp"
+
+
+def test_layers_reprojected_where_their_crs_differs_and_not_copied_where_not():
+    from landuse.export import _layers
+
+    square = Polygon([(400_000, 5_700_000), (400_100, 5_700_000), (400_100, 5_700_100), (400_000, 5_700_100)])
+    working = gpd.GeoDataFrame({"score": np.array([0.5])}, geometry=[square], crs=25833)
+    web = working.rename(columns={"score": "share"}).to_crs(4326)
+    out = dict(_layers({"wind_eligible": working, "pv_eligible": web}))
+    assert out["pv_eligible"].crs.to_epsg() == 25833
+    assert out["pv_eligible"].geometry.area.iloc[0] == pytest.approx(10_000, rel=1e-6)  # m², back from degrees
+    assert np.shares_memory(out["wind_eligible"]["score"].to_numpy(), working["score"].to_numpy())
