@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import shapely
-from common import arguments
+from common import arguments, work_dir
 
 from landuse.config import Region, load_region
 from landuse.export import export_all
@@ -70,7 +69,7 @@ def _child(region, data, work: Path, queue) -> None:
 
 def main() -> None:
     args = arguments(__doc__)
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-export-"))
+    work = work_dir(args, "bench-export-")
     run(args.region, data=args.data, layers_dir=work / "layers", out=work / "out", until="balance")  # untimed
     spawn = multiprocessing.get_context("spawn")
     queue = spawn.Queue()

@@ -13,12 +13,10 @@ Context (issue #14): all of Saxony within 6 GB in total; two sheet processes too
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from common import arguments
+from common import arguments, work_dir
 
 from landuse.pipeline import _write_factsheets, context, run
 
@@ -38,7 +36,7 @@ def _memory_mb(pid: int) -> tuple[float, float]:
 
 def main() -> None:
     args = arguments(__doc__)
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-sheets-"))
+    work = work_dir(args, "bench-sheets-")
     stages = run(args.region, data=args.data, layers_dir=work / "layers", out=work / "out", until="balance")
     summary, _, allocation = stages["balance"].data
     ctx = context(args.region, data=args.data, layers_dir=work / "layers", out=work / "sheets")

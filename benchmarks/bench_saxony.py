@@ -11,11 +11,10 @@ Without --saxony only the district runs and the figure for Saxony is extrapolate
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
-from common import peak_mb
+from common import peak_mb, work_dir
 
 from landuse.adhoc import region_from_ags
 from landuse.config import shared_data_root
@@ -50,7 +49,7 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
     data = Path(args.data) if args.data else shared_data_root()
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-saxony-"))
+    work = work_dir(args, "bench-saxony-")
     if not (args.saxony and args.saxony_only):
         district = measure(args.district, workers=args.workers, work=work, data=data)
         estimate = district["per_muni"] * SAXON_MUNICIPALITIES / args.workers

@@ -56,10 +56,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     known, rest = parser.parse_known_args()
     sys.argv = [sys.argv[0], *rest]
-    from common import arguments
+    from common import arguments, work_dir
 
     args = arguments(__doc__)
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-wind-"))
+    work = work_dir(args, "bench-wind-")
     ctx = context(args.region, data=args.data, layers_dir=work / "layers", out=work / "out")
     layers = run_layers(ctx).data
     parcels = run_parcels(ctx, run_layers(ctx)).data

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import resource
+import shutil
+import tempfile
+from pathlib import Path
 
 
 def arguments(doc: str) -> argparse.Namespace:
@@ -28,3 +32,12 @@ def arguments(doc: str) -> argparse.Namespace:
 def peak_mb() -> float:
     """Peak resident memory of this process (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def work_dir(args: argparse.Namespace, prefix: str) -> Path:
+    """``--work`` where given (kept), else a temporary folder removed when the benchmark ends."""
+    if getattr(args, "work", None):
+        return Path(args.work)
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+    return work
