@@ -1291,6 +1291,13 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
         yield write_factsheet(inputs, name, path, rows=rows)
 
 
+def _shut_down(pool: ProcessPoolExecutor, **options) -> None:
+    """``pool.shutdown``; a pool broken by a dead process has closed the pipe that shutdown
+    writes to (CPython 3.11 then raises EBADF), and its processes are ended already."""
+    with contextlib.suppress(OSError):
+        pool.shutdown(**options)
+
+
 def _write_with_pool(inputs: SheetInputs, rows: dict, jobs: list[tuple[str, Path]], processes: int,
                      modules: list[tuple[str, str]], payload: str, meanwhile: Callable[[], Any] | None):
     """The sheets in ``processes`` spawned processes, which load ``modules`` and the pickled
@@ -1325,7 +1332,7 @@ def _write_with_pool(inputs: SheetInputs, rows: dict, jobs: list[tuple[str, Path
             futures.put(None)
             # no more sheets: the processes end, and give back their memory, when theirs are
             # drawn, not when ``meanwhile`` ends
-            pool.shutdown(wait=True)
+            _shut_down(pool, wait=True)
 
     feeder, complete = None, False
     try:
@@ -1337,9 +1344,9 @@ def _write_with_pool(inputs: SheetInputs, rows: dict, jobs: list[tuple[str, Path
         if meanwhile is not None:
             meanwhile()
         while (future := futures.get()) is not None:
-            if isinstance(future, BaseException):
-                raise future
             try:
+                if isinstance(future, BaseException):  # the feeder's
+                    raise future
                 yield future.result()
             except BrokenProcessPool as exc:
                 raise LanduseError(
@@ -1351,7 +1358,7 @@ def _write_with_pool(inputs: SheetInputs, rows: dict, jobs: list[tuple[str, Path
             stop.set()
             ahead.release()  # a feeder waiting for a slot sees the stop
             # the sheets being drawn end before the caller removes their folder
-            pool.shutdown(wait=True, cancel_futures=True)
+            _shut_down(pool, wait=True, cancel_futures=True)
         if feeder is not None:
             feeder.join()  # its shutdown waits for the processes
 

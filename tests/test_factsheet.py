@@ -341,10 +341,12 @@ def test_a_sheet_takes_only_its_municipalitys_features(inputs):
         assert min(counts) > 0 and sum(counts) == len(inputs.results[key])
 
 
-def test_a_sheet_process_that_cannot_load_a_technology_stops_the_sheets_not_hangs(inputs, tmp_path):
-    """A pool replaces a process whose start failed, again and again: an error in loading the
-    parent's registry in a sheet process must come back as an error (a subprocess with a timeout,
-    so that a hang fails this test and not the whole test run)."""
+def _sheets_with_a_plugin(inputs, tmp_path, name: str, in_sheet_process: str) -> subprocess.CompletedProcess:
+    """Write the sheets on two processes in a new Python, with the plugin technology ``name``
+    (the miscanthus plugin under another name) registered from ``<tmp_path>/<name>.py``, whose
+    ``in_sheet_process`` code runs only when a sheet process loads it. A subprocess with a
+    timeout, so that a hang fails the test and not the whole test run; a LanduseError ends it
+    with ``Error: <message>`` as the CLI does."""
     import pickle
     import sys
     import textwrap
@@ -352,37 +354,45 @@ def test_a_sheet_process_that_cannot_load_a_technology_stops_the_sheets_not_hang
 
     plugin = Path(__file__).with_name("plugins") / "miscanthus.py"
     (tmp_path / "inputs.pickle").write_bytes(pickle.dumps(inputs))
-    (tmp_path / "parent_only.py").write_text(textwrap.dedent(f"""
-        import importlib.util, multiprocessing
-        if multiprocessing.parent_process() is not None:
-            raise ImportError("this plugin loads in the main process only")
+    child = textwrap.indent(textwrap.dedent(in_sheet_process).strip(), "    ")
+    (tmp_path / f"{name}.py").write_text("import importlib.util, multiprocessing, os, signal\n"
+                                         "if multiprocessing.parent_process() is not None:\n"
+                                         f"{child}\n" + textwrap.dedent(f"""
         spec = importlib.util.spec_from_file_location("miscanthus_plugin", {str(plugin)!r})
         miscanthus = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(miscanthus)
 
-        class ParentOnly(miscanthus.Miscanthus):
-            name = "parent_only"
+        class Plugin(miscanthus.Miscanthus):
+            name = {name!r}
     """))
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
         import importlib.util, pickle, sys
         from pathlib import Path
         from landuse import technologies
-        from landuse.errors import ConfigError
+        from landuse.errors import LanduseError
         from landuse.factsheet import write_factsheets
         base = Path({str(tmp_path)!r})
-        spec = importlib.util.spec_from_file_location("parent_only", base / "parent_only.py")
+        spec = importlib.util.spec_from_file_location({name!r}, base / "{name}.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules["parent_only"] = module
+        sys.modules[{name!r}] = module
         spec.loader.exec_module(module)
-        with technologies.registered(module.ParentOnly()):
+        with technologies.registered(module.Plugin()):
             try:
                 write_factsheets(pickle.loads((base / "inputs.pickle").read_bytes()), base / "sheets")
-            except ConfigError as exc:
+            except LanduseError as exc:
                 sys.exit(f"Error: {{exc}}")
     """))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "LANDUSE_THREADS": "2"},
+    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "LANDUSE_THREADS": "2"},
                           capture_output=True, text=True, timeout=120)
+
+
+def test_a_sheet_process_that_cannot_load_a_technology_stops_the_sheets_not_hangs(inputs, tmp_path):
+    """A pool replaces a process whose start failed, again and again: an error in loading the
+    parent's registry in a sheet process must come back as an error."""
+    done = _sheets_with_a_plugin(inputs, tmp_path, "parent_only", """
+        raise ImportError("this plugin loads in the main process only")
+    """)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
         "Error: A fact sheet process could not load the technologies of the run "
@@ -423,45 +433,10 @@ def test_a_technology_defined_in_a_function_is_drawn_in_this_process(inputs, tmp
 def test_a_sheet_process_killed_while_drawing_stops_the_sheets_with_one_line(inputs, tmp_path):
     """A sheet process killed mid-sheet (the kernel's out-of-memory killer) ends the sheets with
     an error that says what to do, and leaves no half-written folder; it does not wait for ever."""
-    import pickle
-    import sys
-    import textwrap
-    from pathlib import Path
-
-    plugin = Path(__file__).with_name("plugins") / "miscanthus.py"
-    (tmp_path / "inputs.pickle").write_bytes(pickle.dumps(inputs))
-    (tmp_path / "killed.py").write_text(textwrap.dedent(f"""
-        import importlib.util, multiprocessing, os, signal
-        if multiprocessing.parent_process() is not None:  # in a sheet process: die at the first sheet
-            import landuse.factsheet
-            landuse.factsheet.write_factsheet = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
-        spec = importlib.util.spec_from_file_location("miscanthus_plugin", {str(plugin)!r})
-        miscanthus = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(miscanthus)
-
-        class Killed(miscanthus.Miscanthus):
-            name = "killed"
-    """))
-    script = tmp_path / "run.py"
-    script.write_text(textwrap.dedent(f"""
-        import importlib.util, pickle, sys
-        from pathlib import Path
-        from landuse import technologies
-        from landuse.errors import LanduseError
-        from landuse.factsheet import write_factsheets
-        base = Path({str(tmp_path)!r})
-        spec = importlib.util.spec_from_file_location("killed", base / "killed.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["killed"] = module
-        spec.loader.exec_module(module)
-        with technologies.registered(module.Killed()):
-            try:
-                write_factsheets(pickle.loads((base / "inputs.pickle").read_bytes()), base / "sheets")
-            except LanduseError as exc:
-                sys.exit(f"Error: {{exc}}")
-    """))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "LANDUSE_THREADS": "2"},
-                          capture_output=True, text=True, timeout=120)
+    done = _sheets_with_a_plugin(inputs, tmp_path, "killed", """
+        import landuse.factsheet  # die at the first sheet
+        landuse.factsheet.write_factsheet = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+    """)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
         "Error: A fact sheet process ended before its sheet was drawn (killed, perhaps for lack of memory). "
