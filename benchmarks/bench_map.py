@@ -8,6 +8,7 @@ older version).
 
 Usage: python benchmarks/bench_map.py [--region leipzig-wurzen] [--data DIR] [--out DIR]
        [--layers-dir DIR] [--runs 5] [--before FILE]
+Also the peak of Python's allocations while the maps are written (tracemalloc).
 Target (issue #15): map.html ≤ 5 MB for the default region with every parcel, open in ≤ 2 s.
 """
 
@@ -20,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -63,12 +65,20 @@ def main() -> None:
         paths = write_maps(res["suitability"].data, res["layers"].data["boundaries"], tmp, potential=realistic,
                            summary=summary, attribution=res["layers"].data.attribution, allocation=parts)
         build = time.perf_counter() - t0
+        # again under tracemalloc (slower): what writing the maps allocates on top of the run's data
+        tracemalloc.start()
+        write_maps(res["suitability"].data, res["layers"].data["boundaries"], tmp, potential=realistic,
+                   summary=summary, attribution=res["layers"].data.attribution, allocation=parts)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         sizes = {p.name: p.stat().st_size / 1e6 for p in paths}
         page = Path(tmp) / "map.html"
         print(f"map.html {args.region}: {sizes['map.html']:.2f} MB, {_parcels_in(page):,} of {candidates:,} candidate "
               f"parcels; {_open(page, args.runs)}")
         others = ", ".join(f"{name} {mb:.2f} MB" for name, mb in sizes.items() if name != "map.html")
         print(f"  all maps written in {build:.1f} s; {others}")
+        print(f"  peak Python allocations while writing them: {peak / 1e6:.0f} MB "
+              f"({peak / 1e6 / sizes['map.html']:.1f} x the size of map.html)")
     if args.before:
         print(f"before ({args.before}): {args.before.stat().st_size / 1e6:.2f} MB; {_open(args.before, args.runs)}")
 

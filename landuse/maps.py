@@ -59,6 +59,8 @@ ASSETS = {
 OWN_ASSETS = ("landuse-map.js", "landuse-map.css")
 #: Decimals of the coordinates (degrees): 1e-5° ≈ 1.1 m north-south, 0.7 m east-west at 51° N.
 PRECISION = 5
+#: Paths encoded at once (:func:`_encode_paths`): some ten megabytes of temporary arrays.
+PATHS_PER_BLOCK = 10_000
 #: Which tier the popups' estimates are from (the pipeline passes the realistic potential).
 POPUP_TIER = "realistic tier"
 EXCLUDED_COLOR = "#bbbbbb"
@@ -74,6 +76,61 @@ class Raw(Element):
 
     def render(self, **kwargs) -> str:
         return self.text
+
+
+class DataBlock(Element):
+    """The map's data block, ``<script type="application/json" id="landuse-data">``, held as
+    UTF-8 pieces of its JSON (:func:`_json_pieces`).
+
+    All of Saxony's data block is about 70 MB of JSON. As one string in a folium page, each of
+    folium's render steps, the asset embedding, the id renumbering and the final encoding made
+    one more copy of it (a str of non-Latin-1 text takes 2 bytes per character): about 1 GB
+    beside the run's other data while a map was written. :func:`save_map` renders the page with
+    a mark in its place and writes the pieces into the file between the page's two halves.
+    """
+
+    MARK = "<!--landuse-data-block-->"
+
+    def __init__(self, data: dict):
+        super().__init__("")
+        self.pieces = list(_json_pieces(data))
+        self.as_mark = False
+
+    def render(self, **kwargs) -> str:
+        if self.as_mark:
+            return self.MARK
+        return (f'<script type="application/json" id="landuse-data">{b"".join(self.pieces).decode("utf-8")}'
+                "</script>")
+
+    def write(self, file) -> None:
+        """Write the block's script element to a binary ``file``."""
+        file.write(b'<script type="application/json" id="landuse-data">')
+        for piece in self.pieces:
+            file.write(piece)
+        file.write(b"</script>")
+
+
+def _json_pieces(data: dict, depth: int = 2):
+    """``json.dumps(data)`` (compact, no NaN, ``</`` escaped for a script element) as UTF-8 pieces,
+    one per value ``depth`` dicts down; ``data`` is emptied as it is written, so each value is
+    freed once its JSON is made."""
+    def script_json(value) -> bytes:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.replace("</", "<\\/").encode("utf-8")
+
+    if depth == 0 or not isinstance(data, dict):
+        yield script_json(data)
+        return
+    yield b"{"
+    first = True
+    while data:
+        key = next(iter(data))
+        value = data.pop(key)
+        yield (b"" if first else b",") + script_json(key) + b":"
+        yield from _json_pieces(value, depth - 1)
+        del value
+        first = False
+    yield b"}"
 
 
 class MetricScale(MacroElement):
@@ -142,7 +199,14 @@ def _polyline_chars(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _encode_paths(paths: np.ndarray, closed: bool, precision: int = PRECISION) -> list[str]:
-    """Encoded polylines of line strings or linear rings (lat, lng pairs; a ring without its closing point)."""
+    """Encoded polylines of line strings or linear rings (lat, lng pairs; a ring without its closing point).
+
+    In blocks of :data:`PATHS_PER_BLOCK` paths: the vectorised encoding holds about 350 bytes per
+    point while it runs (all of Saxony's map: a gigabyte for its parcels at once).
+    """
+    if len(paths) > PATHS_PER_BLOCK:
+        return [text for k in range(0, len(paths), PATHS_PER_BLOCK)
+                for text in _encode_paths(paths[k:k + PATHS_PER_BLOCK], closed, precision)]
     if len(paths) == 0:
         return []
     coords, index = shapely.get_coordinates(paths, return_index=True)
@@ -667,7 +731,11 @@ def build_map(
 
     potential, technical = _tiers(potential)
     parcels = results["parcels"]
-    parcels = parcels[parcels["candidate"].astype(bool)].reset_index(drop=True)
+    # the candidates with the columns the map shows only: all of Saxony's parcels hold over a
+    # gigabyte, most of it in columns no map reads (distances, raster statistics)
+    shown = ["parcel_id", "municipality", "class", "area_ha", parcels.geometry.name,
+             *[c for c in parcels.columns if c.startswith(tuple(f"{t.name}_" for t in techs))]]
+    parcels = parcels.loc[parcels["candidate"].astype(bool).to_numpy(), shown].reset_index(drop=True)
     row_of = {p: k for k, p in enumerate(parcels["parcel_id"])}
     munis = sorted(parcels["municipality"].astype(str).unique())
     classes = sorted(parcels["class"].astype(str).unique())
@@ -740,9 +808,8 @@ def build_map(
     head, panel = _panel(summary, techs, attribution)
     data["panel"] = {"title": head, "html": panel}
     data["legend"] = {"title": "Legend", "html": _legend(techs, has_allocation, simplify_m)}
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     root = m.get_root()
-    root.html.add_child(Raw(f'<script type="application/json" id="landuse-data">{text}</script>'))
+    root.html.add_child(DataBlock(data))
     root.html.add_child(Raw(_own_assets()))
     control = folium.LayerControl(collapsed=False)
     control.add_to(m)
@@ -815,13 +882,22 @@ def save_map(m: folium.Map, path: str | os.PathLike, *, embed: bool = True) -> P
     the same map gives the same bytes.
     """
     # folium adds elements while rendering: render a copy, so a map saved twice gives the same page
-    page = copy.deepcopy(m).get_root().render()
+    root = copy.deepcopy(m).get_root()
+    blocks = [e for e in root.html._children.values() if isinstance(e, DataBlock)]
+    for block in blocks:
+        block.as_mark = True  # the data go into the file as they are (see DataBlock)
+    page = root.render()
     if embed:
         page = embed_assets(page)
     page = _stable_ids(page)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        rest = page
+        for block in blocks:
+            head, rest = rest.split(DataBlock.MARK, 1)
+            file.write(head.encode("utf-8"))
+            block.write(file)
+        file.write(rest.encode("utf-8"))
     log.info("Wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 

@@ -103,6 +103,28 @@ def test_polylines_round_trip():
     assert _decode(line[0]) == [(-0.25, -1.5), (89.9, 179.99999)]  # negative values, large deltas
 
 
+def test_polylines_encoded_in_blocks_as_in_one(monkeypatch):
+    import landuse.maps
+
+    rings = shapely.get_exterior_ring(shapely.buffer(shapely.points(np.column_stack(
+        [np.linspace(12.0, 12.9, 40), np.linspace(51.0, 51.4, 40)])), np.linspace(0.001, 0.02, 40), quad_segs=4))
+    whole = landuse.maps._encode_paths(rings, closed=True)
+    monkeypatch.setattr(landuse.maps, "PATHS_PER_BLOCK", 7)
+    assert landuse.maps._encode_paths(rings, closed=True) == whole
+    assert len(whole) == 40 and _decode(whole[5])[0] == pytest.approx(
+        tuple(np.round(shapely.get_coordinates(rings[5])[0, ::-1], 5)))
+
+
+def test_saved_data_block_is_the_one_the_page_renders(tiny_run, tmp_path):
+    res, _ = tiny_run
+    m = _tiny_map(res)
+    rendered = _data(m.get_root().render())  # a notebook shows the map this way
+    page = save_map(m, tmp_path / "m.html").read_text(encoding="utf-8")
+    assert _data(page) == rendered
+    assert len(rendered["parcels"]["id"]) > 0 and "panel" in rendered and "<!--landuse-data" not in page
+    assert page.count('id="landuse-data"') == 1
+
+
 def test_exclusion_rules_in_words():
     def rule(layer, where, buffer, name="r"):
         return Exclusion(name, layer, where, buffer, "test", "EST")
