@@ -30,7 +30,7 @@ notebooks: $(STAMP)
 	$(BIN)/jupytext --to ipynb notebooks/0*.py
 
 benchmarks: $(STAMP)
-	for b in layers parcels suitability wind_exclusions allocation mbtiles map run; do $(BIN)/python benchmarks/bench_$$b.py; done
+	for b in layers rasters parcels suitability wind_exclusions allocation mbtiles map run; do $(BIN)/python benchmarks/bench_$$b.py; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -72,3 +72,43 @@ def test_a_cell_reads_the_same_in_any_extent(tmp_path):
         part = b.read(1, window=win)
     assert ref.shape == part.shape and np.isfinite(ref).mean() > 0.9
     np.testing.assert_array_equal(ref, part)
+
+
+@pytest.mark.parametrize("resampling", ["nearest", "bilinear"])
+def test_only_the_window_the_target_needs_is_read(tmp_path, monkeypatch, resampling):
+    # a "Germany-wide" 400 × 400 raster of 250 m cells in LCC Europe; the target is 3 km × 2 km
+    from rasterio.enums import Resampling
+
+    import landuse.sources.rasters as rasters
+
+    yy, xx = np.mgrid[0:400, 0:400]
+    src = tmp_path / "wide.tif"
+    _write(src, np.cos(xx / 9.0) * 50 + yy, "EPSG:3034", from_origin(4_100_000, 2_800_000, 250, 250))
+    bounds = (340_000, 5_700_000, 343_000, 5_702_000)
+    windows = []
+    real = rasters._source_window
+
+    def spy(*args):
+        windows.append(real(*args))
+        return windows[-1]
+
+    monkeypatch.setattr(rasters, "_source_window", spy)
+    kw = {"bounds": bounds, "resolution": 50, "resampling": Resampling[resampling]}
+    part = reproject_raster(src, tmp_path / "part.tif", **kw)
+    (window,) = windows
+    # the target spans about 14 × 10 source cells; with the margin still under 1 % of the raster
+    assert window.width * window.height < 0.01 * 400 * 400
+    monkeypatch.setattr(rasters, "_source_window", lambda src, *_: rasterio.windows.Window(0, 0, src.width, src.height))
+    whole = reproject_raster(src, tmp_path / "whole.tif", **kw)
+    with rasterio.open(part) as a, rasterio.open(whole) as b:
+        values = a.read(1)
+        assert np.isfinite(values).all() and values.shape == (40, 60)
+        np.testing.assert_array_equal(values, b.read(1))  # the same cells, bit for bit
+
+
+def test_a_target_outside_the_raster_reads_nodata_only(tmp_path):
+    src = tmp_path / "small.tif"
+    _write(src, np.ones((10, 10)), "EPSG:25833", from_origin(300_000, 5_600_000, 100, 100))
+    out = reproject_raster(src, tmp_path / "o.tif", bounds=(400_000, 5_700_000, 401_000, 5_701_000), resolution=100)
+    with rasterio.open(out) as ds:
+        assert ds.read(1).shape == (10, 10) and np.isnan(ds.read(1)).all()

@@ -14,7 +14,8 @@ import numpy as np
 import rasterio
 import xarray as xr
 from rasterio.crs import CRS
-from rasterio.warp import Resampling, calculate_default_transform, reproject
+from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
@@ -55,7 +56,7 @@ def raster_crs(src: rasterio.io.DatasetReader, path: Path, crs: str | None = Non
 
 
 def resample_exact(data: np.ndarray, src_transform, src_crs, dst_transform, dst_crs, shape: tuple[int, int], *,
-                   order: int = 0) -> np.ndarray:
+                   order: int = 0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Each destination cell's value at its centre, transformed exactly to the source
     (nearest: ``order`` 0; bilinear: 1).
 
@@ -73,6 +74,10 @@ def resample_exact(data: np.ndarray, src_transform, src_crs, dst_transform, dst_
         Destination rows and columns.
     order : int
         0 nearest, 1 bilinear (NaN spreads to the cells that touch it).
+    origin : (int, int)
+        Row and column of the raster where ``data`` starts (a window of it); ``src_transform``
+        is the whole raster's. Positions are computed in the whole raster and the integer
+        offsets subtracted (exact), so a cell reads the same whatever window holds it.
 
     Returns
     -------
@@ -93,10 +98,43 @@ def resample_exact(data: np.ndarray, src_transform, src_crs, dst_transform, dst_
         xx, yy = np.meshgrid(x, y[r0:r0 + 512])
         sx, sy = to_src.transform(xx, yy)
         col, row = inverse * (sx, sy)
+        col, row = col - origin[1], row - origin[0]
         # map_coordinates samples at index positions: cell centres at col - 0.5, + 1 for the ring
         out[r0:r0 + 512] = map_coordinates(padded, [row + 0.5, col + 0.5], order=order, mode="constant",
                                            cval=np.nan, prefilter=False)
     return out
+
+
+def _unreadable(path: Path, exc: Exception) -> DataError:
+    return DataError(f"Raster {path} is not a readable raster file (its data cannot be read: "
+                     f"{str(exc).splitlines()[0]}); a truncated or half-copied file reads like this.")
+
+
+#: Source cells read beyond the target's extent on each side (bilinear needs one; the rest is
+#: for the curvature of the target's edges in the source's CRS between the densified points).
+WINDOW_MARGIN_CELLS = 3
+
+
+def _source_window(src, src_crs, dst_crs, bounds: tuple[float, float, float, float]):
+    """The window of ``src`` that holds every cell the target ``bounds`` (in ``dst_crs``) read.
+
+    A municipality's partition reads the few thousand cells it needs of a Germany-wide raster,
+    not all of it (Wurzen, its seven rasters: 1.02 s to 0.78 s, the same cells;
+    ``benchmarks/bench_rasters.py``); every partition of all of Saxony pays this once.
+    """
+    whole = Window(0, 0, src.width, src.height)
+    try:
+        inner = from_bounds(*transform_bounds(dst_crs, src_crs, *bounds, densify_pts=21), transform=src.transform)
+    except (ValueError, rasterio.errors.RasterioError):
+        return whole
+    m = WINDOW_MARGIN_CELLS
+    col0, row0 = math.floor(inner.col_off) - m, math.floor(inner.row_off) - m
+    col1, row1 = math.ceil(inner.col_off + inner.width) + m, math.ceil(inner.row_off + inner.height) + m
+    col0, row0 = max(col0, 0), max(row0, 0)
+    col1, row1 = min(col1, src.width), min(row1, src.height)
+    if col1 <= col0 or row1 <= row0:  # the target lies outside the raster: one cell, all of it NaN there
+        return Window(0, 0, 1, 1)
+    return Window(col0, row0, col1 - col0, row1 - row0)
 
 
 def reproject_raster(
@@ -143,10 +181,9 @@ def reproject_raster(
         raise DataError(f"Raster {src_path} is not a readable raster file ({exc}).") from exc
     with src:
         try:  # a truncated file opens but fails on its data: say so before blaming its CRS
-            src_data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+            src.read(1, window=Window(0, 0, min(src.width, 1), min(src.height, 1)))
         except rasterio.errors.RasterioIOError as exc:
-            raise DataError(f"Raster {src_path} is not a readable raster file (its data cannot be read: "
-                            f"{str(exc).splitlines()[0]}); a truncated or half-copied file reads like this.") from None
+            raise _unreadable(src_path, exc) from None
         src_crs = raster_crs(src, src_path, crs)
         dst_crs = CRS.from_user_input(WORKING_CRS)
         transform, width, height = calculate_default_transform(
@@ -167,14 +204,21 @@ def reproject_raster(
         width = int(round((right - left) / resolution))
         height = int(round((top - bottom) / resolution))
         dst_transform = rasterio.transform.from_origin(left, top, resolution, resolution)
+        window = _source_window(src, src_crs, dst_crs, (left, bottom, right, top))
+        try:
+            src_data = src.read(1, window=window, masked=True).astype(np.float32).filled(np.nan)
+        except rasterio.errors.RasterioIOError as exc:
+            raise _unreadable(src_path, exc) from None
+        src_transform = src.window_transform(window)
         data = np.full((height, width), np.nan, dtype=np.float32)
         if resampling in (Resampling.nearest, Resampling.bilinear):
             data = resample_exact(src_data, src.transform, src_crs, dst_transform, dst_crs, (height, width),
-                                  order=0 if resampling == Resampling.nearest else 1)
+                                  order=0 if resampling == Resampling.nearest else 1,
+                                  origin=(int(window.row_off), int(window.col_off)))
         else:
             reproject(
                 source=src_data, destination=data,
-                src_transform=src.transform, src_crs=src_crs, src_nodata=np.nan,
+                src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
                 dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=np.nan,
                 resampling=resampling,
             )
