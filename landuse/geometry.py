@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Iterable
@@ -12,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from landuse.config import WORKING_CRS
 
@@ -33,6 +35,18 @@ def thread_count() -> int:
         if value.isdigit() and int(value) > 0:
             return int(value)
     return os.cpu_count() or 1
+
+
+def transformer(from_crs, to_crs) -> Transformer:
+    """A pyproj Transformer (x, y order) from ``from_crs`` to ``to_crs`` (anything pyproj reads),
+    made once per pair: making one looks up PROJ's database (about 70 ms), which each raster and
+    each tile read paid per partition before (Wurzen: 0.5 s of its 1.7 s of raster reprojection)."""
+    return _transformer(CRS.from_user_input(from_crs).to_wkt(), CRS.from_user_input(to_crs).to_wkt())
+
+
+@functools.lru_cache(maxsize=32)
+def _transformer(from_wkt: str, to_wkt: str) -> Transformer:
+    return Transformer.from_crs(from_wkt, to_wkt, always_xy=True)  # thread-safe since pyproj 3.1
 
 
 def map_threads(func: Callable[[T], R], items: Iterable[T]) -> list[R]:

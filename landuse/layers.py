@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import Transformer
 from rasterio.warp import Resampling
 from shapely.geometry import box
 
@@ -33,6 +32,7 @@ from landuse.config import (
     resolve_data_dir,
 )
 from landuse.errors import DataError
+from landuse.geometry import transformer
 from landuse.io import config_hash, read_vector, repair_geometries, sha256_file, write_json, write_layers
 from landuse.sources import mbtiles, omt, osm, osmfile
 from landuse.sources.boundaries import geocode_boundaries, read_boundaries
@@ -257,8 +257,7 @@ def required_margin(region: Region, rules_margin_m: float | None = None) -> floa
 
 def _bbox_in(crs, geom: shapely.Geometry) -> tuple[float, float, float, float]:
     """Bounds of a EPSG:25833 geometry in another CRS (densified edges, so it covers it)."""
-    t = Transformer.from_crs(WORKING_CRS, crs, always_xy=True)
-    return t.transform_bounds(*geom.bounds, densify_pts=21)
+    return transformer(WORKING_CRS, crs).transform_bounds(*geom.bounds, densify_pts=21)
 
 
 def _extent_polygon(bounds, crs) -> shapely.Geometry:

@@ -25,13 +25,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
+from landuse.geometry import transformer
 from landuse.sources.omt import OMT_COLUMNS, canonical_layers
 
 log = logging.getLogger(__name__)
@@ -588,7 +588,7 @@ def _merge_lines(geoms: np.ndarray, tile_xy: np.ndarray, attrs: pd.DataFrame,
 def _to_crs(geoms: np.ndarray, attrs: pd.DataFrame, zoom: int, crs: str) -> gpd.GeoDataFrame:
     """Global pixels (y down) → Web Mercator → ``crs`` in one pass; numeric columns back to numbers."""
     s = 2 * _HALF_WORLD / (GRID * 2**zoom)
-    to_crs = Transformer.from_crs("EPSG:3857", crs, always_xy=True)
+    to_crs = transformer("EPSG:3857", crs)
 
     def project(c: np.ndarray) -> np.ndarray:
         return np.column_stack(to_crs.transform(c[:, 0] * s - _HALF_WORLD, _HALF_WORLD - c[:, 1] * s))

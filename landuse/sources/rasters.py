@@ -6,7 +6,6 @@ grid finer than the source (so each source cell keeps its value and area), in EP
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from pathlib import Path
@@ -20,6 +19,7 @@ from rasterio.windows import Window, from_bounds
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
+from landuse.geometry import transformer
 from landuse.io import make_dir
 
 log = logging.getLogger(__name__)
@@ -56,15 +56,6 @@ def raster_crs(src: rasterio.io.DatasetReader, path: Path, crs: str | None = Non
     )
 
 
-@functools.lru_cache(maxsize=32)
-def _transformer(from_wkt: str, to_wkt: str):
-    """A pyproj Transformer (x, y order), made once per pair of CRSs: making one looks up PROJ's
-    database, about 70 ms, paid per raster and per partition before (Wurzen: 0.5 s of 1.7 s)."""
-    from pyproj import Transformer
-
-    return Transformer.from_crs(from_wkt, to_wkt, always_xy=True)
-
-
 def resample_exact(data: np.ndarray, src_transform, src_crs, dst_transform, dst_crs, shape: tuple[int, int], *,
                    order: int = 0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Each destination cell's value at its centre, transformed exactly to the source
@@ -99,7 +90,7 @@ def resample_exact(data: np.ndarray, src_transform, src_crs, dst_transform, dst_
     x = dst_transform.c + (np.arange(cols) + 0.5) * dst_transform.a
     y = dst_transform.f + (np.arange(rows) + 0.5) * dst_transform.e
     out = np.full(shape, np.nan, dtype=np.float32)
-    to_src = _transformer(CRS.from_user_input(dst_crs).to_wkt(), CRS.from_user_input(src_crs).to_wkt())
+    to_src = transformer(dst_crs, src_crs)
     inverse = ~src_transform
     # a ring of nodata around the source: points in the outer half of its edge cells stay in them
     padded = np.pad(np.asarray(data, dtype=np.float32), 1, constant_values=np.nan)
