@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import xarray as xr
+from pyproj.exceptions import ProjError
 from rasterio.crs import CRS
-from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+from rasterio.warp import Resampling, calculate_default_transform, reproject
 from rasterio.windows import Window, from_bounds
 
 from landuse.config import WORKING_CRS
@@ -124,8 +125,9 @@ def _source_window(src, src_crs, dst_crs, bounds: tuple[float, float, float, flo
     """
     whole = Window(0, 0, src.width, src.height)
     try:
-        inner = from_bounds(*transform_bounds(dst_crs, src_crs, *bounds, densify_pts=21), transform=src.transform)
-    except (ValueError, rasterio.errors.RasterioError):
+        inner = from_bounds(*transformer(dst_crs, src_crs).transform_bounds(*bounds, densify_pts=21),
+                            transform=src.transform)
+    except (ValueError, rasterio.errors.RasterioError, ProjError):
         return whole
     m = WINDOW_MARGIN_CELLS
     col0, row0 = math.floor(inner.col_off) - m, math.floor(inner.row_off) - m
@@ -186,9 +188,12 @@ def reproject_raster(
             raise _unreadable(src_path, exc) from None
         src_crs = raster_crs(src, src_path, crs)
         dst_crs = CRS.from_user_input(WORKING_CRS)
-        transform, width, height = calculate_default_transform(
-            src_crs, dst_crs, src.width, src.height, *src.bounds
-        )
+        # the whole raster's footprint in EPSG:25833, where it is needed (GDAL samples the edges of
+        # the whole raster: 40 ms per Germany-wide raster, for each raster of each partition)
+        if bounds is None or (resolution is None and not src_crs.is_projected):
+            transform, width, height = calculate_default_transform(
+                src_crs, dst_crs, src.width, src.height, *src.bounds
+            )
         if resolution is None:
             cell = src.res[0] if src_crs.is_projected else abs(transform.a)
             resolution = max(10.0, cell / 5.0)
