@@ -26,6 +26,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+#: Slices per thread of :func:`map_chunks` (see there).
+CHUNKS_PER_THREAD = 16
+
+
 def thread_count() -> int:
     """Threads for independent geometry work: ``LANDUSE_THREADS``, else ``OMP_NUM_THREADS`` (which
     Dask sets to 1 in its worker processes, so partitioned runs do not oversubscribe the
@@ -64,15 +68,20 @@ def map_threads(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
 
 
 def map_chunks(func: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: int = 32) -> np.ndarray:
-    """``func(*arrays)`` for an element-wise vectorised function, in one chunk per thread.
+    """``func(*arrays)`` for an element-wise vectorised function, in chunks on :func:`thread_count` threads.
 
     For a single heavy shapely call (a buffer of every parcel, an overlay of every pair): the
-    arrays are cut into :func:`thread_count` consecutive slices of at least ``min_chunk``
-    elements and the results joined in order, so the result is the one of a single call.
+    arrays are cut into :data:`CHUNKS_PER_THREAD` consecutive slices per thread (of at least
+    ``min_chunk`` elements), which the threads take in turn as they finish, and the results are
+    joined in order, so the result is the one of a single call. Many slices, not one per thread:
+    the cost of geometries is uneven along an array (the large forests of one corner, the dense
+    streets of a town), and with one slice per thread one thread idled half the time (default
+    region, road cuts of the land cover: 3.3 s in two slices, 2.0 s in 32).
     """
     n = len(arrays[0])
-    chunks = min(thread_count(), n // max(min_chunk, 1))
-    if chunks <= 1:
+    threads = thread_count()
+    chunks = min(threads * CHUNKS_PER_THREAD, n // max(min_chunk, 1))
+    if threads <= 1 or chunks <= 1:
         return func(*arrays)
     bounds = np.linspace(0, n, chunks + 1).astype(int)
     parts = map_threads(lambda ab: func(*(a[ab[0]:ab[1]] for a in arrays)), itertools.pairwise(bounds))

@@ -8,11 +8,13 @@ import shapely
 from shapely.geometry import box
 
 from landuse.geometry import (
+    CHUNKS_PER_THREAD,
     QUAD_SEGS,
     cut,
     dissolve_in_tiles,
     drop_small_patches,
     grid_tiles,
+    map_chunks,
     map_threads,
     outline_pieces,
     snap_to_grid,
@@ -88,6 +90,25 @@ def test_map_threads_keeps_the_order(monkeypatch):
     monkeypatch.setenv("LANDUSE_THREADS", "4")
     zones = [_circles(50, seed=s) for s in range(6)]
     assert map_threads(lambda z: shapely.union_all(z).area, zones) == [shapely.union_all(z).area for z in zones]
+
+
+def test_map_chunks_hands_the_threads_many_slices_and_joins_them_in_order(monkeypatch):
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    zones = _circles(n=2000)
+    sizes = []
+
+    def buffer(geoms):
+        sizes.append(len(geoms))
+        return shapely.buffer(geoms, 50.0, quad_segs=QUAD_SEGS)
+
+    out = map_chunks(buffer, zones)
+    # slices the threads take in turn as they finish, all of them, each element once
+    assert len(sizes) == 2 * CHUNKS_PER_THREAD and sum(sizes) == 2000 and min(sizes) >= 32
+    assert shapely.equals_exact(out, shapely.buffer(zones, 50.0, quad_segs=QUAD_SEGS), tolerance=0).all()
+    # a circle of 1 km buffered by 50 m has the area of one of 1,050 m (less the polygon's 0.2 %)
+    assert shapely.area(out) == pytest.approx(np.pi * 1050.0 ** 2, rel=3e-3)
+    sizes.clear()
+    assert len(map_chunks(buffer, zones[:40])) == 40 and sizes == [40]  # too few for two slices of 32
 
 
 def test_union_in_tiles_is_aligned_with_the_tiles():
