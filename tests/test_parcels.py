@@ -1,10 +1,12 @@
 """Parcel model on hand-made geometries with known answers."""
 
 import copy
+import dataclasses
 import logging
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import shapely
@@ -462,6 +464,43 @@ def test_nearest_distance_is_the_exact_distance_to_the_nearest_target():
     bounded = nearest_distance(parcels, targets, max_distance=150)
     assert bounded[near] == pytest.approx(expected[near], abs=1e-9)
     assert np.isnan(bounded[~near]).all()
+
+
+def _with_landcover(layers, extra: list[tuple[str, shapely.Geometry]]):
+    lc = layers["landcover"]
+    pond = lc[lc["class"].eq("water")].iloc[[0] * len(extra)].reset_index(drop=True)
+    pond["class"] = [c for c, _ in extra]
+    pond = pond.set_geometry([g for _, g in extra], crs=lc.crs)
+    return dataclasses.replace(layers, layers={**layers.layers, "landcover": pd.concat([lc, pond], ignore_index=True)},
+                               derived={})
+
+
+def _by_place(parcels):
+    c = shapely.centroid(parcels.geometry.values)
+    return parcels.assign(_x=shapely.get_x(c).round(1), _y=shapely.get_y(c).round(1)).sort_values(
+        ["class", "subclass", "_x", "_y"]).reset_index(drop=True)
+
+
+def test_land_cover_in_the_margin_only_leaves_the_parcels_as_they_are(tiny_layers):
+    # the derivation skips land cover that reaches no municipality (the region is the square
+    # 340000-342000 x 5700000-5702000); what reaches one still cuts what lies below it
+    base = _by_place(derive_parcels(tiny_layers))
+    margin = _with_landcover(tiny_layers, [("water", box(339400, 5700400, 339700, 5700700)),  # over the margin forest
+                                           ("residential", box(342100, 5701000, 342500, 5701400))])
+    assert len(tiny_layers["landcover"]) + 2 == len(margin["landcover"])
+    again = _by_place(derive_parcels(margin))
+    assert len(again) == len(base)
+    assert shapely.equals_exact(again.geometry.values, base.geometry.values, tolerance=0).all()
+    # a lake across the eastern border takes 2 ha (100 m x 200 m) of the arable field inside it
+    lake = _with_landcover(tiny_layers, [("water", box(341800, 5701000, 342200, 5701200))])
+    cut = derive_parcels(lake)
+    def arable_ha(p):
+        return p.geometry.area[p["class"].eq("arable")].sum() / 1e4
+
+    assert arable_ha(base) - arable_ha(cut) == pytest.approx(2.0, abs=1e-4)
+    inside = shapely.area(shapely.intersection(cut.geometry.values[cut["class"].eq("water").to_numpy()],
+                                               box(341800, 5701000, 342000, 5701200))).sum() / 1e4
+    assert inside == pytest.approx(4.0, abs=1e-4)  # the lake's part inside the region, none of it outside
 
 
 def test_parcels_are_on_the_grid_but_carry_no_fixed_precision_model(tiny_layers):
