@@ -147,6 +147,11 @@ def _rule_cover(geoms: np.ndarray, area: np.ndarray, candidates: np.ndarray, tre
         return np.zeros(len(geoms)), pieces, none, none, none
     zi, pi = tree.query(pieces, predicate="intersects")
     targets = candidates[pi]
+    # a zone alone in its tile is taken whole, so without a buffer a piece can be the layer's own
+    # feature, which other threads read meanwhile (the land rows, the other rules): prepare
+    # copies, since a prepared GEOS geometry builds its indexes lazily and two threads using it at
+    # once can free them under each other (a cold run crashed on it once in CI)
+    pieces = shapely.force_2d(pieces)
     shapely.prepare(pieces)
     # parcels wholly inside a piece (most, near villages) need no overlay
     whole = shapely.contains_properly(pieces[zi], geoms[targets])

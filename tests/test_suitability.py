@@ -206,3 +206,20 @@ def test_rules_on_threads_give_the_single_thread_result(tiny_layers, tiny_parcel
     assert shapely.equals_exact(one, four, 0).all()
     assert one_table.equals(four_table)
     assert one_table["eligible_ha"].sum() > 0 and one_table["reason"].str.len().gt(0).any()
+
+
+def test_assessing_leaves_the_layers_geometries_unprepared():
+    # without a buffer a forest alone in its dissolve tile is a piece of its own; preparing the
+    # layer's feature itself would let two threads share one prepared GEOS geometry
+    rules = parse_rule_set({
+        "technology": "wind", "eligible_classes": ["arable"],
+        "turbine": {"rotor_diameter_m": {"value": 160, **SRC}, "rated_power_mw": {"value": 5.56, **SRC, "unit": "MW"}},
+        "exclusions": [{"name": "forest", "layer": "landcover", "where": "`class` == 'forest'", "buffer": 0, **SRC}],
+    })
+    forests = gpd.GeoDataFrame({"class": ["forest", "forest"]}, crs=WORKING_CRS,
+                               geometry=[box(500, 500, 600, 600), box(5500, 500, 5600, 600)])
+    layers = _layers(landcover=forests)
+    table, eligible = assess(_parcels(box(450, 450, 550, 550), box(5450, 450, 5550, 550)), layers, rules)
+    assert table["excl_forest_share"].tolist() == [0.25, 0.25]
+    assert shapely.area(eligible).tolist() == pytest.approx([7500, 7500])
+    assert not shapely.is_prepared(layers["landcover"].geometry.values).any()
