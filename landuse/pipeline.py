@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
+import functools
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from landuse import __version__, schema
@@ -302,12 +304,16 @@ def _part_flows(parts: gpd.GeoDataFrame, realistic: pd.DataFrame) -> gpd.GeoData
     """Each allocated part with its yearly t CO2e/a (avoided + sequestered, central) in both frames."""
     from landuse.technologies import get
 
-    avoided, territorial = [], []
-    for use, pid in zip(parts["use"], parts["parcel_id"], strict=True):
+    avoided, territorial = np.zeros(len(parts)), np.zeros(len(parts))
+    uses = parts["use"].to_numpy()
+    for use in pd.unique(uses):  # per use, not per part (a row lookup each: 0.7 s of the default region's balance)
+        mine = uses == use
+        rows = realistic.loc[parts["parcel_id"].to_numpy()[mine]]
         outs = [o for o in get(use).outputs if o.in_total and o.kind in ("avoided", "sequestered")]
-        row = realistic.loc[pid]
-        avoided.append(sum(float(row[o.column]) for o in outs))
-        territorial.append(sum(float(row[o.column]) for o in outs if o.territorial))
+        # added in the outputs' order, as the sum of each part's outputs was
+        avoided[mine] = functools.reduce(np.add, (rows[o.column].to_numpy(float) for o in outs), np.zeros(mine.sum()))
+        territorial[mine] = functools.reduce(np.add, (rows[o.column].to_numpy(float) for o in outs if o.territorial),
+                                             np.zeros(mine.sum()))
     return parts.assign(avoided_t_co2e_a=avoided, territorial_t_co2e_a=territorial)
 
 

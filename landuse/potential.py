@@ -44,8 +44,60 @@ def fossil_heat_g_per_kwh(values: Mapping[str, float], fuel: str) -> float:
     raise ConfigError(f"Replaced fuel must be one of {', '.join(FUELS)}, got {fuel!r}.")
 
 
+class _ReadValues(Mapping):
+    """Parameter values that note which of them are read (looked up, tested or iterated over)."""
+
+    def __init__(self, values: Mapping[str, float]):
+        self._values = values
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> float:
+        self.read.add(name)
+        return self._values[name]
+
+    def __contains__(self, name: object) -> bool:
+        self.read.add(name)  # type: ignore[arg-type]
+        return name in self._values
+
+    def __iter__(self):
+        self.read.update(self._values)
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+_UNSET = object()
+
+
+def _technology_potential(name: str, scored: pd.DataFrame, values: Mapping[str, float], *, rules,
+                          options: Mapping[str, Any], reuse: dict | None) -> pd.DataFrame:
+    """A technology's potential; with ``reuse`` (a dict kept over the calls for one set of parcels)
+    its first result is given again while every value it read then is unchanged.
+
+    :func:`with_ranges` moves one parameter at a time, and most parameters are read by one
+    technology: the others' formulas gave the same columns again (default region: 66 parameter
+    sets, three technologies each). Only the first result is kept: one frame per technology,
+    not one per parameter set (all of Saxony's parcels: some hundred MB each).
+    """
+    from landuse import technologies
+
+    tech = technologies.get(name)
+    if reuse is None:
+        return tech.potential(scored, values, rules=rules, options=options)
+    if name in reuse:
+        read, frame = reuse[name]
+        if all(values.get(k, _UNSET) == v for k, v in read):
+            return frame
+        return tech.potential(scored, values, rules=rules, options=options)
+    recorded = _ReadValues(values)
+    frame = tech.potential(scored, recorded, rules=rules, options=options)
+    reuse[name] = (tuple((k, values.get(k, _UNSET)) for k in sorted(recorded.read)), frame)
+    return frame
+
+
 def potential_central(scored: pd.DataFrame, values: Mapping[str, float], *, rule_sets: Mapping[str, Any],
-                      options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+                      options: Mapping[str, Any] | None = None, reuse: dict | None = None) -> pd.DataFrame:
     """Potential per parcel for one set of parameter values.
 
     Parameters
@@ -58,6 +110,9 @@ def potential_central(scored: pd.DataFrame, values: Mapping[str, float], *, rule
         Technology name → rule set in use; each of these technologies contributes its columns.
     options : mapping, optional
         The region's balance settings (``replaced_fuel``).
+    reuse : dict, optional
+        Kept by the caller over calls for the same parcels, rule sets and options: a
+        technology's result is reused while the values it read are unchanged.
 
     Returns
     -------
@@ -68,7 +123,7 @@ def potential_central(scored: pd.DataFrame, values: Mapping[str, float], *, rule
     from landuse import technologies
 
     options = options or {}
-    parts = [technologies.get(name).potential(scored, values, rules=rules, options=options)
+    parts = [_technology_potential(name, scored, values, rules=rules, options=options, reuse=reuse)
              for name, rules in rule_sets.items()]
     out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=scored.index)
     for kind in ("avoided", "sequestered"):
@@ -167,7 +222,9 @@ def parcel_potential(scored: pd.DataFrame, *, rule_sets: Mapping[str, Any], para
     from landuse import technologies
 
     params = params or potential_parameters(rule_sets)
-    out = with_ranges(lambda values: potential_central(scored, values, rule_sets=rule_sets, options=options), params)
+    reuse: dict = {}
+    out = with_ranges(lambda values: potential_central(scored, values, rule_sets=rule_sets, options=options,
+                                                       reuse=reuse), params)
     changed = False
     for name, rules in rule_sets.items():
         for col, (low, high) in technologies.get(name).potential_ranges(scored, params, rules=rules).items():

@@ -164,3 +164,44 @@ def test_ranges_keep_only_the_columns_each_end_needs():
     # central, five one-parameter trials (power's low end is the central set) and three sets of
     # two parameters at once (the biomass ends, the mixed column's high end): each computed once
     assert len(sets) == 9 and len(set(sets)) == 9
+
+
+def test_a_technology_is_recomputed_only_when_a_value_it_reads_moves(monkeypatch):
+    from landuse import technologies
+
+    pv = technologies.get("pv")
+    calls = []
+    real = type(pv).potential
+
+    def counted(self, scored, values, **kw):
+        calls.append(self.name)  # not the values: reading them all would make PV depend on every one
+        return real(self, scored, values, **kw)
+
+    monkeypatch.setattr(type(pv), "potential", counted)
+    rules = {"pv": RULES["pv"], "agroforestry": RULES["agroforestry"]}
+    reuse: dict = {}
+    central = potential_central(_parcels(), P, rule_sets=rules, reuse=reuse)
+    # a coppice parameter moves: PV's first result again, and the same frame as without reuse
+    coppice = dict(P, coppice_yield_t_dm_ha_a=9.0)
+    moved = potential_central(_parcels(), coppice, rule_sets=rules, reuse=reuse)
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(moved, potential_central(_parcels(), coppice, rule_sets=rules), check_exact=True)
+    assert moved.loc["alley", "coppice_t_dm_a"] == pytest.approx(central.loc["alley", "coppice_t_dm_a"] * 9 / 7)
+    # a PV parameter moves: PV is computed anew (10 ha / 2 ha per MWp = 5 MWp)
+    calls.clear()
+    denser = potential_central(_parcels(), dict(P, pv_land_need_ha_per_mwp=2.0), rule_sets=rules, reuse=reuse)
+    assert calls == ["pv"]
+    assert denser.loc["pv_wind", "pv_mwp"] == pytest.approx(5.0)
+    assert central.loc["pv_wind", "pv_mwp"] == pytest.approx(10.0)
+    # with every range: the same figures with and without reuse, PV computed once per set of its values
+    calls.clear()
+    params = potential_parameters(rules)
+    ranged = parcel_potential(_parcels(), rule_sets=rules, params=params)
+    reused_calls = len(calls)
+    monkeypatch.setattr("landuse.potential._technology_potential",
+                        lambda name, scored, values, *, rules, options, reuse: technologies.get(name).potential(
+                            scored, values, rules=rules, options=options))
+    calls.clear()
+    pd.testing.assert_frame_equal(ranged, parcel_potential(_parcels(), rule_sets=rules, params=params),
+                                  check_exact=True)
+    assert reused_calls < len(calls)
