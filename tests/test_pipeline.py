@@ -157,3 +157,28 @@ def test_siting_attributes_where_a_technology_of_the_run_can_site(tiny_run):
     assert parcels.loc[~is_site, "dist_settlement_m"].isna().all() and (~is_site).sum() > 0
     # the context parcels are in the model and the export still: their shape measures, no siting values
     assert parcels.loc[~is_site, "area_ha"].gt(0).all()
+
+
+def test_part_flows_sum_each_use_own_outputs_in_both_frames():
+    import geopandas as gpd
+    import shapely
+
+    from landuse.pipeline import _part_flows
+
+    def flows(use):
+        outs = [o for o in technologies.get(use).outputs if o.in_total and o.kind in ("avoided", "sequestered")]
+        return [o.column for o in outs], [o.column for o in outs if o.territorial]
+
+    columns = sorted({c for use in ("wind", "agroforestry") for c in flows(use)[0]})
+    realistic = pd.DataFrame({c: [1.0 + i, 10.0 * (i + 1)] for i, c in enumerate(columns)}, index=["p1", "p2"])
+    parts = gpd.GeoDataFrame({"use": ["agroforestry", "wind", "agroforestry"], "parcel_id": ["p2", "p1", "p1"]},
+                             geometry=[shapely.box(0, 0, 10, 10)] * 3, crs="EPSG:25833")
+    out = _part_flows(parts, realistic)
+    for k, (use, pid) in enumerate(zip(parts["use"], parts["parcel_id"], strict=True)):
+        every, territorial = flows(use)
+        assert out["avoided_t_co2e_a"].iloc[k] == pytest.approx(sum(realistic.loc[pid, c] for c in every))
+        assert out["territorial_t_co2e_a"].iloc[k] == pytest.approx(sum(realistic.loc[pid, c] for c in territorial))
+    # wind replaces no local fossil heat: nothing of it lowers the territorial balance; coppice heat does
+    assert out["territorial_t_co2e_a"].iloc[1] == 0.0
+    assert out["territorial_t_co2e_a"].iloc[0] > 0.0
+    assert list(out.index) == list(parts.index)
