@@ -25,8 +25,9 @@ import logging
 import mimetypes
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import folium
 import folium.plugins
@@ -683,6 +684,7 @@ def build_map(
     rules: Mapping | None = None,
     simplify_m: float = 5.0,
     title: str = "landuse",
+    _shared: dict | None = None,
 ) -> folium.Map:
     """An interactive map of the scoring results.
 
@@ -742,14 +744,15 @@ def build_map(
     row_of = {p: k for k, p in enumerate(parcels["parcel_id"])}
     munis = sorted(parcels["municipality"].astype(str).unique())
     classes = sorted(parcels["class"].astype(str).unique())
-    declared, per_tech = zip(*[_tech_block(t, rules.get(t.name), parcels, potential, technical) for t in techs],
-                             strict=True) if techs else ((), ())
+    declared, per_tech = zip(*[_made_once(_shared, ("tech", t.name), lambda t=t: _tech_block(
+        t, rules.get(t.name), parcels, potential, technical)) for t in techs], strict=True) if techs else ((), ())
     data: dict = {
         "precision": PRECISION, "colors": SCORE_COLORS, "excluded": EXCLUDED_COLOR,
         "municipalities": munis, "classes": [_class_words(c) for c in classes],
         "techs": list(declared), "technical": technical is not None,
         "parcels": {
-            "g": _encode_polygons(_web(parcels, simplify_m).values),
+            "g": _made_once(_shared, ("parcels", simplify_m),
+                            lambda: _encode_polygons(_web(parcels, simplify_m).values)),
             "id": parcels["parcel_id"].astype(str).tolist(),
             "m": pd.Categorical(parcels["municipality"].astype(str), categories=munis).codes.tolist(),
             "c": pd.Categorical(parcels["class"].astype(str), categories=classes).codes.tolist(),
@@ -786,7 +789,8 @@ def build_map(
         elig = results.get(f"{tech.name}_eligible")
         if elig is not None and len(elig):
             key = f"{tech.name}_eligible"
-            data["layers"][key] = {"g": _encode_polygons(_web(elig, simplify_m).values),
+            data["layers"][key] = {"g": _made_once(_shared, (key, simplify_m),
+                                                   lambda elig=elig: _encode_polygons(_web(elig, simplify_m).values)),
                                    "p": [row_of.get(p, -1) for p in elig["parcel_id"]]}
             layers.append(DataLayer(f"{tech.title}: eligible area", {"kind": "eligible", "data": key, "tech": k},
                                     show=tech.show_eligible and len(techs) > 1 and not has_allocation))
@@ -795,7 +799,8 @@ def build_map(
             gdf = results.get(f"{tech.name}_{layer.key}")
             if gdf is not None and len(gdf):
                 key = f"{tech.name}_{layer.key}"
-                data["layers"][key] = _result_data(gdf, layer, simplify_m, row_of)
+                data["layers"][key] = _made_once(_shared, (key, simplify_m), lambda gdf=gdf, layer=layer: _result_data(
+                    gdf, layer, simplify_m, row_of))
                 fields = [c for c in layer.fields if c in gdf.columns]
                 layers.append(DataLayer(layer.title, {
                     "kind": "points" if layer.geometry == "point" else "result", "data": key, "tech": k,
@@ -830,6 +835,22 @@ def _tiers(potential: pd.DataFrame | None) -> tuple[pd.DataFrame | None, pd.Data
     real = potential[potential["tier"] == "realistic"].drop(columns="tier")
     tech = potential[potential["tier"] == "technical"].drop(columns="tier")
     return (real if len(real) else tech), (tech if len(real) and len(tech) else None)
+
+
+def _made_once(shared: dict | None, key: tuple, make: Callable[[], Any]) -> Any:
+    """``make()``, or what it made before under ``key`` in ``shared``.
+
+    :func:`write_maps` draws the same candidate parcels, eligible areas and result layers into
+    ``map.html`` and again into each technology's map: their display geometry (simplified,
+    reprojected, encoded) and per-parcel columns are made once for all maps (default region:
+    about half of the maps' time). What is kept is never changed by a map: the data block
+    empties only its own dicts as it writes them (:func:`_json_pieces`).
+    """
+    if shared is None:
+        return make()
+    if key not in shared:
+        shared[key] = make()
+    return shared[key]
 
 
 def _default_rules(names: list[str]) -> dict:
@@ -935,7 +956,8 @@ def write_maps(results: dict[str, gpd.GeoDataFrame], boundaries: gpd.GeoDataFram
     names = technologies or [t.name for t in registry.technologies()
                              if f"{t.name}_eligible_ha" in results["parcels"].columns]
     rules = dict(rules) if rules is not None else _default_rules(names)
-    common = {"potential": potential, "summary": summary, "attribution": attribution, "rules": rules}
+    # what the maps share (the candidate parcels, each technology's layers) is made once for all
+    common = {"potential": potential, "summary": summary, "attribution": attribution, "rules": rules, "_shared": {}}
     paths = [save_map(build_map(results, boundaries, technologies=names, allocation=allocation, title=title,
                                 **common), out / "map.html", embed=embed)]
     for name in names:

@@ -345,3 +345,33 @@ def test_controls_leave_the_region_clear(tiny_run, tmp_path):
         screenshot(out / "map.html", Path(shot) / "tiny_map_1366x768.png", tmp_path, size="1366,768")
         screenshot(out / "map.html", Path(shot) / "tiny_map_popup.png", tmp_path, size="1366,768",
                    click=_click_point())
+
+
+def test_maps_share_their_display_geometry_and_give_the_maps_built_alone(tiny_run, tmp_path, monkeypatch):
+    import landuse.maps as maps
+
+    res, _ = tiny_run
+    summary, potential, parts = res["balance"].data
+    potential = potential[potential["tier"] == "realistic"].drop(columns="tier")
+    names = ["wind", "pv", "agroforestry"]
+    simplified = []
+    real_web = maps._web
+    monkeypatch.setattr(maps, "_web", lambda gdf, tol: simplified.append(len(gdf)) or real_web(gdf, tol))
+    written = maps.write_maps(res["suitability"].data, res["layers"].data["boundaries"], tmp_path / "shared",
+                              potential=potential, summary=summary, attribution=res["layers"].data.attribution,
+                              technologies=names, allocation=parts, title="tiny")
+    candidates = int(res["suitability"].data["parcels"]["candidate"].sum())
+    # the candidate parcels are simplified and reprojected once for the four maps, not four times
+    assert simplified.count(candidates) == 1
+    eligible = [n for n in names if len(res["suitability"].data.get(f"{n}_eligible", []))]
+    assert len(simplified) == 1 + 1 + len(eligible) + sum(  # parcels, the allocation (map.html only), eligible
+        1 for n in names for layer in technology(n).layers if layer.geometry != "point"
+        and len(res["suitability"].data.get(f"{n}_{layer.key}", [])))
+    # each map is the one built on its own, byte for byte
+    common = {"potential": potential, "summary": summary, "attribution": res["layers"].data.attribution}
+    alone = [save_map(build_map(res["suitability"].data, res["layers"].data["boundaries"], technologies=names,
+                                allocation=parts, title="tiny", **common), tmp_path / "map.html")]
+    alone += [save_map(build_map(res["suitability"].data, res["layers"].data["boundaries"], technologies=[n],
+                                 title=f"tiny: {technology(n).title}", **common), tmp_path / f"map_{n}.html")
+              for n in names]
+    assert [p.read_bytes() for p in written] == [p.read_bytes() for p in alone]
