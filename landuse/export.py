@@ -917,12 +917,48 @@ def dbf_field(name: str, column: str, values: pd.Series) -> DbfField:
     if pd.api.types.is_numeric_dtype(values):
         d = decimals_of(column, values)
         arr = np.round(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float), d) + 0.0  # no "-0.00"
+        fixed = _fixed_point(name, arr, d)
+        if fixed is not None:
+            return fixed
         fmt, finite = f"%.{d}f", np.isfinite(arr).tolist()
         texts = [(fmt % v).encode() if ok else None for v, ok in zip(arr.tolist(), finite, strict=True)]
         return _field(name, "N", d, texts, max([len(t) for t in texts if t is not None], default=d + 2 if d else 1))
     texts = [None if v is None or (isinstance(v, float) and math.isnan(v)) else _cut(str(v).encode("utf-8"), 254)
              for v in values.astype(object)]
     return _field(name, "C", 0, texts, max([len(t) for t in texts if t is not None] + [1]))
+
+
+def _fixed_point(name: str, rounded: np.ndarray, decimals: int) -> DbfField | None:
+    """The field of numbers already rounded to ``decimals`` as ``"%.<decimals>f"`` writes them,
+    made for the whole column at once (about ten times faster than a string per value: the
+    default region's Shapefiles hold two million numbers); None where a number is too large for
+    its digits to be exact in a 64-bit integer, or there are none (then each is formatted on its own).
+
+    A rounded number is the double nearest to ``k / 10**decimals`` for an integer ``k``, so its
+    text is ``k``'s digits with the point set ``decimals`` places from the right.
+    """
+    finite = np.isfinite(rounded)
+    scaled = np.where(finite, rounded, 0.0) * 10.0 ** decimals
+    if len(scaled) == 0 or np.abs(scaled).max() >= 2.0 ** 52:
+        return None
+    k = np.rint(scaled).astype(np.int64)
+    magnitude, negative = np.abs(k), k < 0
+    # digits of |k|, at least one before the point; the text: sign, digits, the point among them
+    powers = 10 ** np.arange(1, 17, dtype=np.int64)  # |k| < 2**52 has at most 16 digits
+    count = np.maximum(1 + np.searchsorted(powers, magnitude, side="right"), decimals + 1)
+    length = count + (1 if decimals else 0) + negative
+    width = int(length[finite].max()) if finite.any() else (decimals + 2 if decimals else 1)
+    cells = np.full((len(k), width), ord(" "), dtype=np.uint8)
+    rows = np.arange(len(k))
+    for j in range(int(count.max())):  # the j-th digit from the right
+        col = width - 1 - j - (1 if decimals and j >= decimals else 0)
+        has = j < count
+        cells[has, col] = ord("0") + (magnitude[has] // 10 ** j) % 10
+    if decimals:
+        cells[:, width - 1 - decimals] = ord(".")
+    cells[rows[negative], (width - length)[negative]] = ord("-")
+    cells[~finite] = ord("*")
+    return DbfField(name, "N", width, decimals, cells)
 
 
 def _cut(data: bytes, limit: int) -> bytes:

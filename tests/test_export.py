@@ -473,3 +473,24 @@ def test_layers_reprojected_where_their_crs_differs_and_not_copied_where_not():
     assert out["pv_eligible"].crs.to_epsg() == 25833
     assert out["pv_eligible"].geometry.area.iloc[0] == pytest.approx(10_000, rel=1e-6)  # m², back from degrees
     assert np.shares_memory(out["wind_eligible"]["score"].to_numpy(), working["score"].to_numpy())
+
+
+@pytest.mark.parametrize("column", ["eligible_ha", "dist_settlement_m", "wind_excl_settlement_share", "x_unknown"])
+def test_dbf_numbers_as_printf_writes_them(column):
+    from landuse.export import dbf_field, decimals_of
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.normal(0, 1e4, 2000), rng.uniform(-1, 1, 2000),
+                             [0.0, -0.0, -0.004, 0.005, 2.675, 9.995, -9.999, 1e6, 999_999.0, 1_000_000.0, 1e-9,
+                              np.nan, np.inf, -np.inf]])
+    series = pd.Series(values)
+    field = dbf_field("f", column, series)
+    d = decimals_of(column, series)
+    rounded = np.round(values, d) + 0.0
+    texts = ["*" * field.width if not np.isfinite(v) else f"{v:.{d}f}".rjust(field.width) for v in rounded]
+    assert field.decimals == d and field.type == "N"
+    assert field.width == max(len(f"{v:.{d}f}") for v in rounded if np.isfinite(v))  # as narrow as the values
+    assert [bytes(row).decode("ascii") for row in field.cells] == texts
+    # beyond 2**52 in units of the last decimal each number is printed on its own: the same text
+    huge = dbf_field("f", column, pd.Series([1e17, -3.5e16, np.nan]))
+    assert bytes(huge.cells[0]).decode().strip() == f"{1e17:.{decimals_of(column, pd.Series([1e17]))}f}"
