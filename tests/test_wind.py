@@ -316,3 +316,27 @@ def test_tower_area_overlay_survives_an_invalid_input():
     # two triangles of 2,500 m² each, minus the band 40 <= x <= 60 through their common vertex:
     # each loses the integral of its height 100 - 2x (x from 40 to 50), 100 m²
     assert shapely.is_valid(rest) and rest.area == pytest.approx(4800, rel=1e-9)
+
+
+def test_repowering_area_made_once_for_the_units_every_design_leaves_open(monkeypatch):
+    from landuse.technologies.wind import Wind
+
+    rules = load_rule_set("wind")
+    field = _field(box(0, 0, 800, 1400))
+    layers = _wind_layers(residential=box(-700, 0, -100, 1400), plants=_unit(600, 700, 1.5, 80, 70))
+    made = []
+    real, real_place = Wind._repowering_area, Wind._place_per_municipality
+    monkeypatch.setattr(Wind, "_repowering_area", staticmethod(lambda *args: made.append(1) or real(*args)))
+    shared = score_technology(field, layers, rules)
+    # the 1000 m rule leaves no eligible area under any design: the unit stays open for all three
+    # (central, low, high), and its repowering area is made once, not three times
+    assert len(made) == 1
+    assert shared["table"].loc["p0", "turbines"] >= 1 and shared["table"].loc["p0", "turbines_low"] >= 1
+    made.clear()
+    # without the shared areas (each design makes its own): the same turbines and counts
+    monkeypatch.setattr(Wind, "_place_per_municipality",
+                        lambda self, *a, zones=None, **k: real_place(self, *a, zones=None, **k))
+    alone = score_technology(field, layers, rules)
+    assert len(made) == 3  # each design its own
+    pd.testing.assert_frame_equal(shared["table"], alone["table"])
+    pd.testing.assert_frame_equal(pd.DataFrame(shared["turbines"]), pd.DataFrame(alone["turbines"]))

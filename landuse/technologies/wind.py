@@ -318,8 +318,10 @@ class Wind(Technology):
         units = existing_units(plants, a.eligible, max_mw=v.get("repowering_max_mw", 0.0),
                                max_hub_m=v.get("repowering_max_hub_m", 0.0), home=home)
         radius = v.get("repowering_radius_total_heights", 0.0) * v.get("total_height_m", 0.0)
+        zones: dict = {}  # repowering areas: the same units left open by another design give the same area
         for column, end in (("turbines", "value"), ("turbines_low", "low"), ("turbines_high", "high")):
-            placed, replaced_by = self._place_per_municipality(a, area, units, self._design(a.rules, end), radius)
+            placed, replaced_by = self._place_per_municipality(a, area, units, self._design(a.rules, end), radius,
+                                                               zones=zones)
             a.table[column] = placed.groupby("parcel_id").size().reindex(a.parcels.index).fillna(0).astype(int)
             if end != "value":
                 continue
@@ -343,8 +345,10 @@ class Wind(Technology):
         return a
 
     def _place_per_municipality(self, a: Assessment, area: gpd.GeoDataFrame, units: gpd.GeoDataFrame,
-                                design: dict[str, float], radius_m: float) -> tuple[gpd.GeoDataFrame, pd.Series]:
-        """:meth:`_place` for each municipality (by AGS), away from its border band."""
+                                design: dict[str, float], radius_m: float, *,
+                                zones: dict | None = None) -> tuple[gpd.GeoDataFrame, pd.Series]:
+        """:meth:`_place` for each municipality (by AGS), away from its border band; ``zones`` keeps
+        each repowering area made (see :meth:`_place`)."""
         direction = a.rules.values.get("main_wind_direction_deg", 225)
         boundaries = a.layers["boundaries"]
         ags_of = a.parcels["ags"].astype(str)
@@ -361,7 +365,7 @@ class Wind(Technology):
             local = units.assign(candidate=units["candidate"] & own)  # other municipalities' units stay
             sub = dataclasses.replace(a, parcels=a.parcels[mine], table=a.table[mine], eligible=a.eligible[mine])
             here, by = self._place(sub, area[area.index.isin(a.parcels.index[mine])], local, design, radius_m,
-                                   keep_out=band, id_prefix=f"WT{ags}-")
+                                   keep_out=band, id_prefix=f"WT{ags}-", zones=zones)
             placed.append(here)
             replaced_by[own] = by[own]
         placed = pd.concat(placed, ignore_index=True) if placed else place_turbines(area.iloc[:0], **design)
@@ -369,10 +373,15 @@ class Wind(Technology):
 
     def _place(self, a: Assessment, area: gpd.GeoDataFrame, units: gpd.GeoDataFrame, design: dict[str, float],
                radius_m: float, *, keep_out: shapely.Geometry | None = None,
-               id_prefix: str = "WT") -> tuple[gpd.GeoDataFrame, pd.Series]:
+               id_prefix: str = "WT", zones: dict | None = None) -> tuple[gpd.GeoDataFrame, pd.Series]:
         """New turbines and the existing unit each replaces: first in the eligible area (spaced from
         the units that stay), then, for candidates none of them replaces, in the repowering area
-        around them (where the rules allow repowering closer; a turbine there must replace a unit)."""
+        around them (where the rules allow repowering closer; a turbine there must replace a unit).
+
+        The repowering area depends only on the parcels and the open units: ``zones`` (kept by the
+        caller for one set of parcels and rules) gives it again where the same units are left open
+        under another design (the range ends of rotor and spacing; default region: 2 of 6 made,
+        each a full assessment of the parcels around the units)."""
         direction = a.rules.values.get("main_wind_direction_deg", 225)
         stay = shapely.get_coordinates(units.geometry.values[~units["candidate"].to_numpy()])
         placed = place_turbines(area, main_wind_direction_deg=direction, existing=stay, keep_out=keep_out,
@@ -380,7 +389,12 @@ class Wind(Technology):
         replaced_by = assign_replacements(units, placed, radius_m)
         open_units = units[units["candidate"] & replaced_by.eq("")]
         if len(open_units) and radius_m > 0:
-            zone = self._repowering_area(a, open_units, radius_m)
+            key = (id_prefix, tuple(open_units["unit_id"].astype(str)), radius_m)
+            zone = zones.get(key) if zones is not None else None
+            if zone is None:
+                zone = self._repowering_area(a, open_units, radius_m)
+                if zones is not None:
+                    zones[key] = zone
             taken = np.vstack([stay, shapely.get_coordinates(placed.geometry.values)])
             extra = place_turbines(zone, main_wind_direction_deg=direction, existing=taken, keep_out=keep_out,
                                    first_id=len(placed) + 1, id_prefix=id_prefix, **design)
