@@ -1161,14 +1161,18 @@ def write_factsheet(inputs: SheetInputs, name: str, path: str | os.PathLike, *,
     return path
 
 
-def _sheet_job(inputs: SheetInputs, rows: dict[str, dict[str, np.ndarray]], name: str, path: Path) -> tuple:
-    """What a sheet process gets for one sheet: the municipality's rows of the layers cut by municipality."""
+def _sheet_job(inputs: SheetInputs, rows: dict[str, dict[str, np.ndarray]], name: str, path: Path,
+               payload: str) -> tuple:
+    """What a sheet process gets for one sheet: the file of the shared inputs, and the
+    municipality's rows of the layers cut by municipality."""
     cut = municipality_inputs(inputs, name, rows)
-    return {k: g for k, g in cut.results.items() if k in rows}, cut.allocation, name, path
+    return payload, {k: g for k, g in cut.results.items() if k in rows}, cut.allocation, name, path
 
 
-#: The inputs every sheet of a sheet process shares (set once per process by :func:`_start_sheet_process`).
+#: The inputs every sheet of a sheet process shares, and the file they were loaded from (loaded with
+#: the process's first sheet of a run: :func:`_shared_inputs`).
 _SHARED: SheetInputs | None = None
+_SHARED_FROM: str | None = None
 #: Why a sheet process could not take its parent's inputs, raised by every sheet it is given.
 _START_ERROR: BaseException | None = None
 
@@ -1215,30 +1219,98 @@ def _import_file(name: str, file: str) -> None:
     spec.loader.exec_module(module)
 
 
-def _start_sheet_process(modules: list[tuple[str, str]], payload: str, level: int) -> None:
-    """Process pool initializer. The error of a failed start is kept and raised by every sheet:
-    it then reaches the run with its cause, where a failed initializer only breaks the pool."""
-    global _SHARED, _START_ERROR
+def _start_sheet_process(modules: list[tuple[str, str]], level: int) -> None:
+    """Process pool initializer: the modules of the run's plugins (the shared inputs come with the
+    first sheet, so the processes can start before they exist). The error of a failed start is kept
+    and raised by every sheet: it then reaches the run with its cause, where a failed initializer
+    only breaks the pool."""
+    global _START_ERROR
     logging.basicConfig(format="%(message)s")
     logging.getLogger("landuse").setLevel(level)
     try:
         for name, file in modules:
             _import_file(name, file)
-        with open(payload, "rb") as f:
-            _SHARED, techs = pickle.load(f)
-        registry.use(techs)
     except Exception as exc:  # noqa: BLE001 - handed to the parent with the first sheet
         _START_ERROR = exc
 
 
-def _write_job(job: tuple) -> Path:
+def _shared_inputs(payload: str) -> SheetInputs:
+    """The shared inputs of ``payload`` (:func:`_pickled_for_processes`), loaded once per process,
+    and the parent's registry of technologies taken over."""
+    global _SHARED, _SHARED_FROM, _START_ERROR
+    if _START_ERROR is None and _SHARED_FROM != payload:
+        try:
+            with open(payload, "rb") as f:
+                _SHARED, techs = pickle.load(f)
+            registry.use(techs)
+            _SHARED_FROM = payload
+        except Exception as exc:  # noqa: BLE001 - raised below, as a failed start
+            _START_ERROR = exc
     if _START_ERROR is not None:
         raise ConfigError(f"A fact sheet process could not load the technologies of the run ({_START_ERROR!r}). "
                           f"Register plugins through the {registry.ENTRY_POINT_GROUP!r} entry point, "
                           "or set LANDUSE_THREADS=1 to draw the sheets in this process.")
-    results, allocation, name, path = job
-    inputs = dataclasses.replace(_SHARED, results={**_SHARED.results, **results}, allocation=allocation)
+    return _SHARED
+
+
+def _write_job(job: tuple) -> Path:
+    payload, results, allocation, name, path = job
+    shared = _shared_inputs(payload)
+    inputs = dataclasses.replace(shared, results={**shared.results, **results}, allocation=allocation)
     return write_factsheet(inputs, name, path)
+
+
+def _started() -> None:
+    """A sheet process's first task when it is started ahead (:func:`start_sheet_processes`)."""
+
+
+def sheet_processes(municipalities: int) -> int:
+    """Processes the fact sheets of ``municipalities`` are drawn in: one per core
+    (:func:`landuse.geometry.thread_count`), at most one per sheet; 1 means in this process."""
+    return max(1, min(thread_count(), municipalities))
+
+
+def _new_pool(processes: int, modules: list[tuple[str, str]]) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_sheet_process,
+                               initargs=(modules, logging.getLogger("landuse").getEffectiveLevel()))
+
+
+@dataclasses.dataclass
+class SheetProcesses:
+    """Fact-sheet processes started ahead of their sheets (:func:`start_sheet_processes`): the pool,
+    the plugin modules its processes loaded and how many there are."""
+
+    pool: ProcessPoolExecutor
+    modules: list[tuple[str, str]]
+    processes: int
+
+    def close(self) -> None:
+        """End the processes (once their sheets are drawn; at once where none are)."""
+        _shut_down(self.pool, wait=True, cancel_futures=True)
+
+
+def start_sheet_processes(municipalities: int) -> SheetProcesses | None:
+    """The sheet processes of a run, started now: each loads landuse, matplotlib and the run's
+    plugins (about 2 CPU-seconds) while the run's first stages leave a core idle, instead of
+    beside the maps and exports. Hand them to :func:`write_factsheets`, which ends them; ``close``
+    them where no sheets are drawn.
+
+    Returns
+    -------
+    SheetProcesses or None
+        None where the sheets would be drawn in this process (one core or one sheet; a
+        technology registered at run time that cannot be loaded in another process).
+    """
+    processes = sheet_processes(municipalities)
+    modules = _plugin_modules()
+    if processes <= 1 or modules is None:
+        return None
+    pool = _new_pool(processes, modules)
+    with _main_script_hidden():  # each task that no started process has taken starts one
+        for _ in range(processes):
+            pool.submit(_started)
+    return SheetProcesses(pool, modules, processes)
 
 
 @contextlib.contextmanager
@@ -1256,7 +1328,7 @@ def _main_script_hidden():
 
 
 def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
-                        meanwhile: Callable[[], Any] | None = None):
+                        meanwhile: Callable[[], Any] | None = None, started: SheetProcesses | None = None):
     """Write the sheets, yielding each path when it is done: in new processes, one per core
     (:func:`landuse.geometry.thread_count`), where there are several sheets; else one after the
     other. Matplotlib draws in one thread only, so sheets need processes.
@@ -1267,20 +1339,28 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
     maps and exports) writes to most of it: every page it touched was then held twice while the
     sheets were drawn (all of Saxony: 3.4 GB in the two sheet processes beside 4.2 GB here).
 
-    ``meanwhile`` runs in this process once the sheet processes are started, else before the sheets."""
+    ``meanwhile`` runs in this process once the sheet processes are started, else before the sheets.
+    ``started`` are processes started ahead for these sheets: used where they fit (the same
+    count and plugins), else ended."""
     rows = rows_by_municipality(inputs)
     processes = min(thread_count(), len(jobs))
     shared = dataclasses.replace(inputs, results={k: g for k, g in inputs.results.items() if k not in rows},
                                  allocation=None if "allocation" in rows else inputs.allocation)
     modules = _plugin_modules() if processes > 1 else None
+    if started is not None and (modules is None or (started.modules, started.processes) != (modules, processes)):
+        started.close()
+        started = None
     if modules is not None:
         fd, payload = tempfile.mkstemp(prefix="landuse-factsheets-", suffix=".pickle")
         os.close(fd)
         try:
             if _pickled_for_processes(shared, Path(payload)):
-                yield from _write_with_pool(inputs, rows, jobs, processes, modules, payload, meanwhile)
+                pool = started.pool if started is not None else _new_pool(processes, modules)
+                yield from _write_with_pool(inputs, rows, jobs, processes, pool, payload, meanwhile)
                 return
         finally:
+            if started is not None:
+                started.close()
             os.unlink(payload)
     if processes > 1:
         log.info("Fact sheets drawn one after the other: a technology registered at run time "
@@ -1299,13 +1379,11 @@ def _shut_down(pool: ProcessPoolExecutor, **options) -> None:
 
 
 def _write_with_pool(inputs: SheetInputs, rows: dict, jobs: list[tuple[str, Path]], processes: int,
-                     modules: list[tuple[str, str]], payload: str, meanwhile: Callable[[], Any] | None):
-    """The sheets in ``processes`` spawned processes, which load ``modules`` and the pickled
-    ``payload`` at their start. A process pool of :mod:`concurrent.futures`: where a process dies
-    (killed for lack of memory), the sheets fail at once; :mod:`multiprocessing`'s pool waits for ever."""
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_sheet_process,
-                               initargs=(modules, payload, logging.getLogger("landuse").getEffectiveLevel()))
+                     pool: ProcessPoolExecutor, payload: str, meanwhile: Callable[[], Any] | None):
+    """The sheets on ``pool`` (:func:`_new_pool`, ``processes`` spawned processes), which load the
+    pickled ``payload`` with their first sheet; ended when the sheets are drawn. A process pool of
+    :mod:`concurrent.futures`: where a process dies (killed for lack of memory), the sheets fail at
+    once; :mod:`multiprocessing`'s pool waits for ever."""
     # slices are made as the processes take them, at most two per process ahead: a feeder thread
     # makes them while ``meanwhile`` runs here
     ahead = threading.Semaphore(2 * processes)
@@ -1316,7 +1394,7 @@ def _write_with_pool(inputs: SheetInputs, rows: dict, jobs: list[tuple[str, Path
         ahead.acquire()
         if stop.is_set():
             return False
-        future = pool.submit(_write_job, _sheet_job(inputs, rows, name, path))
+        future = pool.submit(_write_job, _sheet_job(inputs, rows, name, path, payload))
         future.add_done_callback(lambda _: ahead.release())
         futures.put(future)
         return True
@@ -1368,7 +1446,7 @@ def _quiet() -> bool:
 
 
 def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike, *,
-                     meanwhile: Callable[[], Any] | None = None) -> Path:
+                     meanwhile: Callable[[], Any] | None = None, processes: SheetProcesses | None = None) -> Path:
     """``<folder>/<municipality>.pdf`` for every municipality of the region; the folder is
     replaced as a whole (an interrupted write leaves the previous one, see
     :func:`landuse.io.clean_temporary`). A progress bar counts the sheets (quiet under -q).
@@ -1380,6 +1458,8 @@ def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike, *,
     meanwhile : callable, optional
         Other work for this process while the sheet processes draw (the run's maps and
         exports); an error in it stops the sheets and leaves the previous folder.
+    processes : SheetProcesses, optional
+        Sheet processes started ahead (:func:`start_sheet_processes`); ended here in any case.
 
     Returns
     -------
@@ -1399,16 +1479,19 @@ def write_factsheets(inputs: SheetInputs, folder: str | os.PathLike, *,
     try:
         jobs = [(name, tmp / files[name]) for name, _ in munis]
         bar = tqdm(total=len(jobs), desc="fact sheets", unit="sheet", leave=False, disable=True if _quiet() else None)
-        for _ in _write_in_processes(inputs, jobs, meanwhile):
+        for _ in _write_in_processes(inputs, jobs, meanwhile, processes):
             bar.update()
         bar.close()
         swap_folder(tmp, folder)
     finally:
+        if processes is not None:  # ended here whichever way the sheets went
+            processes.close()
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("Wrote %d fact sheets to %s", len(munis), folder)
     return folder
 
 
-__all__ = ["write_factsheets", "write_factsheet", "SheetInputs", "municipality_inputs", "rows_by_municipality",
+__all__ = ["write_factsheets", "write_factsheet", "start_sheet_processes", "SheetProcesses", "sheet_processes",
+           "SheetInputs", "municipality_inputs", "rows_by_municipality",
            "slug", "factsheet_files", "top_sites",
            "balance_bars", "missing_data", "source_lines", "reason_words", "FOLDER", "PAGES"]

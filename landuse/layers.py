@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -644,6 +645,7 @@ def layer_store(
     layers_dir: str | os.PathLike | None = None,
     rules_margin_m: float | None = None,
     force: bool = False,
+    on_rebuild: Callable[[], Any] | None = None,
 ) -> tuple[LayerSet, bool]:
     """Build (or reuse) the layer store ``layers/<region>.gpkg`` with its manifest.
 
@@ -658,6 +660,9 @@ def layer_store(
         Widest buffer of the rules in use: the store keeps at least this margin.
     force : bool
         Rebuild even when the inputs are unchanged.
+    on_rebuild : callable, optional
+        Called before the store is built anew (not when it is reused): a run starts there what
+        only a rebuilt store makes certain to be needed.
 
     Returns
     -------
@@ -674,6 +679,8 @@ def layer_store(
             log.info("Layer store %s is up to date: reusing it.", gpkg)
             return read_layers(gpkg, manifest_path), True
         log.info("Inputs of %s changed: rebuilding.", gpkg)
+    if on_rebuild is not None:
+        on_rebuild()
     layerset = build_layers(region, data_dir, raster_dir=raster_dir, rules_margin_m=margin)
     for entry in layerset.manifest["rasters"].values():  # relative to the store: it may be moved
         entry["path"] = os.path.relpath(entry["path"], gpkg.parent)

@@ -152,11 +152,12 @@ def _timed(cache: Cache, stage: str, key: str, compute: Callable[[], tuple[Any, 
 
 # --- stages ---------------------------------------------------------------------------
 
-def run_layers(ctx: Context) -> StageResult:
+def run_layers(ctx: Context, *, on_rebuild: Callable[[], Any] | None = None) -> StageResult:
     """Stage 1: the layer store (see :func:`landuse.layers.layer_store`), with at least the
-    margin of the widest buffer of the rules in use."""
+    margin of the widest buffer of the rules in use; ``on_rebuild`` is called when it is built anew."""
     layerset, reused = layer_store(ctx.region, ctx.data, layers_dir=ctx.layers_dir,
-                                   rules_margin_m=max_buffer_m(ctx.rule_sets), force=ctx.force)
+                                   rules_margin_m=max_buffer_m(ctx.rule_sets), force=ctx.force,
+                                   on_rebuild=on_rebuild)
     gpkg, _, _ = store_paths(ctx.region.name, ctx.layers_dir)
     # the store's checksum and its inputs' (rasters change the parcels' statistics, not the vector layers)
     key = config_hash(layerset.manifest.get("gpkg_sha256") or (sha256_file(gpkg) if gpkg.exists() else ""),
@@ -344,10 +345,11 @@ def output_files(ctx: Context, outputs: tuple[str, ...]) -> list[Path]:
 
 
 def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal: StageResult, *,
-                outputs: tuple[str, ...] = OUTPUTS) -> StageResult:
+                outputs: tuple[str, ...] = OUTPUTS, sheet_processes=None) -> StageResult:
     """Stage 5: maps (``map.html``, ``map_<technology>.html``), exports (``landuse.gpkg`` with
     QGIS styles, ``shapefiles/``, ``summary.csv``, ``land_stats.csv``, ``landuse.xlsx``) and fact
-    sheets (``factsheets/<municipality>.pdf``)."""
+    sheets (``factsheets/<municipality>.pdf``), these in ``sheet_processes`` where they were started
+    ahead (:func:`landuse.factsheet.start_sheet_processes`)."""
     unknown = set(outputs) - set(OUTPUTS)
     if unknown:
         raise ValueError(f"outputs must be among {OUTPUTS}, got {sorted(unknown)}")
@@ -389,7 +391,8 @@ def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal
         # the maps and exports are written here while the fact-sheet processes draw
         stage, key = due["factsheets"]
         t0 = time.perf_counter()
-        _write_factsheets(ctx, layers.data, suitability, summary, parts, meanwhile=write_others)
+        _write_factsheets(ctx, layers.data, suitability, summary, parts, meanwhile=write_others,
+                          processes=sheet_processes)
         cache.done(stage, key, time.perf_counter() - t0)
     else:
         write_others()
@@ -410,7 +413,7 @@ def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summar
 
 
 def _write_factsheets(ctx: Context, layers: LayerSet, suitability: StageResult, summary, parts, *,
-                      meanwhile: Callable[[], Any] | None = None) -> Path:
+                      meanwhile: Callable[[], Any] | None = None, processes=None) -> Path:
     from landuse.factsheet import FOLDER, SheetInputs, write_factsheets
 
     inputs = SheetInputs(
@@ -420,7 +423,7 @@ def _write_factsheets(ctx: Context, layers: LayerSet, suitability: StageResult, 
         parameters=(f"{ctx.parameters.name} (sha256 {sha256_file(ctx.parameters)[:12]})" if ctx.parameters
                     else "landuse default (landuse/parameters/potential.yaml)"),
         out_of_range=list(getattr(ctx, "out_of_range", None) or []))
-    return write_factsheets(inputs, ctx.target / FOLDER, meanwhile=meanwhile)
+    return write_factsheets(inputs, ctx.target / FOLDER, meanwhile=meanwhile, processes=processes)
 
 
 def _write_exports(ctx: Context, layers: LayerSet, results: dict, suitability_summary, summary) -> dict[str, Path]:
@@ -553,30 +556,46 @@ def _run_stages(ctx: Context, until: Stage, outputs: tuple[str, ...],
     last = STAGES.index(until)
     res: dict[str, StageResult] = {}
     land_rows: Callable[[], pd.DataFrame] | None = None
-    if partitioned is not None:
-        for name in STAGES[:3]:
-            step(name)
-        merged = run_partitioned(ctx, **partitioned)
-        res.update({k: v for k, v in merged.items() if STAGES.index(k) <= last})
-    else:
-        step("layers")
-        res["layers"] = run_layers(ctx)
-        if last >= 4 and "exports" in outputs:
-            land_rows = land_rows_beside(ctx, res["layers"])
-        if last >= 1:
-            step("parcels")
-            res["parcels"] = run_parcels(ctx, res["layers"])
-        if last >= 2:
-            step("suitability")
-            res["suitability"] = run_suitability(ctx, res["layers"], res["parcels"])
-    if last >= 3:
-        step("balance")
-        res["balance"] = run_balance(ctx, res["layers"], res["suitability"])
-    if last >= 4:
-        step("outputs")
-        if land_rows is not None:
-            res["layers"].data.land_rows = land_rows()
-        res["outputs"] = run_outputs(ctx, res["layers"], res["suitability"], res["balance"], outputs=outputs)
+    sheets = None
+
+    def start_sheets() -> None:
+        # a store built anew changes every later stage: the fact sheets are due, and their
+        # processes load their code while the layers are built (mostly on one core)
+        nonlocal sheets
+        from landuse.factsheet import start_sheet_processes
+
+        sheets = start_sheet_processes(len(ctx.region.municipalities))
+
+    try:
+        if partitioned is not None:
+            for name in STAGES[:3]:
+                step(name)
+            merged = run_partitioned(ctx, **partitioned)
+            res.update({k: v for k, v in merged.items() if STAGES.index(k) <= last})
+        else:
+            step("layers")
+            res["layers"] = run_layers(ctx, on_rebuild=start_sheets if last >= 4 and "factsheets" in outputs
+                                       else None)
+            if last >= 4 and "exports" in outputs:
+                land_rows = land_rows_beside(ctx, res["layers"])
+            if last >= 1:
+                step("parcels")
+                res["parcels"] = run_parcels(ctx, res["layers"])
+            if last >= 2:
+                step("suitability")
+                res["suitability"] = run_suitability(ctx, res["layers"], res["parcels"])
+        if last >= 3:
+            step("balance")
+            res["balance"] = run_balance(ctx, res["layers"], res["suitability"])
+        if last >= 4:
+            step("outputs")
+            if land_rows is not None:
+                res["layers"].data.land_rows = land_rows()
+            res["outputs"] = run_outputs(ctx, res["layers"], res["suitability"], res["balance"], outputs=outputs,
+                                         sheet_processes=sheets)
+    finally:
+        if sheets is not None:  # ended by the sheets they drew, or unused (an error, the sheets up to date)
+            sheets.close()
     return res
 
 

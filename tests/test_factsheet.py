@@ -255,6 +255,38 @@ def test_the_sheet_processes_end_when_their_sheets_are_done_not_after_the_other_
     assert len(list(folder.glob("*.pdf"))) == len(NAMES)
 
 
+def test_sheet_processes_started_ahead_draw_the_same_sheets_and_end_with_them(inputs, tmp_path, monkeypatch):
+    import multiprocessing
+
+    from landuse.factsheet import start_sheet_processes
+
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    started = start_sheet_processes(len(NAMES))
+    assert started is not None and started.processes == 2
+    assert len(multiprocessing.active_children()) == 2  # running before any sheet exists
+    seen = []
+    write_factsheets(inputs, tmp_path / "ahead", processes=started,
+                     meanwhile=lambda: seen.append(len(multiprocessing.active_children())))
+    assert seen == [2]  # the started processes drew, no others
+    assert multiprocessing.active_children() == []  # and ended with their sheets
+    write_factsheets(inputs, tmp_path / "now")
+    ahead = {p.name: p.read_bytes() for p in (tmp_path / "ahead").iterdir()}
+    assert len(ahead) == len(NAMES) and ahead == {p.name: p.read_bytes() for p in (tmp_path / "now").iterdir()}
+    # one core, or one sheet: drawn in this process, nothing started
+    monkeypatch.setenv("LANDUSE_THREADS", "1")
+    assert start_sheet_processes(len(NAMES)) is None
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    assert start_sheet_processes(1) is None
+    # started for another number of sheets: ended, and the sheets drawn by processes of their own
+    other = start_sheet_processes(len(NAMES))
+    monkeypatch.setattr(other, "processes", 3)
+    write_factsheets(inputs, tmp_path / "other", processes=other)
+    assert multiprocessing.active_children() == []
+    with pytest.raises(RuntimeError):  # shut down
+        other.pool.submit(int)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "other").iterdir()} == ahead
+
+
 def test_a_script_without_a_main_guard_runs_once_with_the_sheet_processes(inputs, tmp_path):
     """The sheet processes are spawned (they share none of this process's memory, so the work
     done meanwhile does not duplicate it), and they do not import the calling script: a script

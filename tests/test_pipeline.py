@@ -45,17 +45,28 @@ def test_export_and_run_give_identical_files(tiny_region, tmp_path):
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [CACHE_DIRNAME]
 
 
-def test_stages_reused_and_rerun(tiny_region, tmp_path):
+def test_stages_reused_and_rerun(tiny_region, tmp_path, monkeypatch):
+    import landuse.factsheet
+
     cfg, data = tiny_region
     kwargs = {"data": data, "layers_dir": tmp_path / "layers", "out": tmp_path / "out"}
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    started, real_start = [], landuse.factsheet.start_sheet_processes
+    monkeypatch.setattr(landuse.factsheet, "start_sheet_processes",
+                        lambda n: started.append(real_start(n)) or started[-1])
     first = run(cfg, **kwargs)
     assert not any(r.reused for r in first.values())
+    # the layer store was built: the fact-sheet processes were started then, and drew the sheets
+    assert len(started) == 1 and started[0].processes == 2
+    with pytest.raises(RuntimeError):  # ended with their sheets
+        started[0].pool.submit(int)
     # maps and exports are written while the fact-sheet processes draw: each kind is recorded
     records = json.loads((tmp_path / "out" / CACHE_DIRNAME / "stages.json").read_text(encoding="utf-8"))
     assert {"maps/default", "exports/default", "factsheets/default"} <= set(records)
     assert (tmp_path / "out" / "map.html").is_file() and list((tmp_path / "out" / "factsheets").glob("*.pdf"))
     second = run(cfg, **kwargs)
     assert all(r.reused for r in second.values())
+    assert len(started) == 1  # nothing to draw: none started
     # a changed rule reruns scoring, balance and outputs only
     crit = tmp_path / "criteria"
     crit.mkdir()
@@ -67,6 +78,7 @@ def test_stages_reused_and_rerun(tiny_region, tmp_path):
         "layers": True, "parcels": True, "suitability": False, "balance": False, "outputs": False}
     assert third["suitability"].summary.loc["Region", "pv_eligible_ha"] < \
         first["suitability"].summary.loc["Region", "pv_eligible_ha"]
+    assert len(started) == 1  # the store reused: the sheets' processes start with the sheets
 
 
 def test_land_rows_computed_beside_the_stages_and_cached(tiny_region, tmp_path, monkeypatch):
