@@ -1343,7 +1343,7 @@ def _write_in_processes(inputs: SheetInputs, jobs: list[tuple[str, Path]],
     ``started`` are processes started ahead for these sheets: used where they fit (the same
     count and plugins), else ended."""
     rows = rows_by_municipality(inputs)
-    processes = min(thread_count(), len(jobs))
+    processes = sheet_processes(len(jobs))
     shared = dataclasses.replace(inputs, results={k: g for k, g in inputs.results.items() if k not in rows},
                                  allocation=None if "allocation" in rows else inputs.allocation)
     modules = _plugin_modules() if processes > 1 else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
-import functools
 import logging
 import os
 import time
@@ -21,7 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -35,6 +34,9 @@ from landuse.criteria import RuleSet, load_rule_sets, max_buffer_m
 from landuse.errors import ConfigError
 from landuse.io import config_hash, sha256_file
 from landuse.layers import LayerSet, layer_store, store_paths
+
+if TYPE_CHECKING:
+    from landuse.factsheet import SheetProcesses
 
 log = logging.getLogger(__name__)
 
@@ -312,9 +314,8 @@ def _part_flows(parts: gpd.GeoDataFrame, realistic: pd.DataFrame) -> gpd.GeoData
         rows = realistic.loc[parts["parcel_id"].to_numpy()[mine]]
         outs = [o for o in get(use).outputs if o.in_total and o.kind in ("avoided", "sequestered")]
         # added in the outputs' order, as the sum of each part's outputs was
-        avoided[mine] = functools.reduce(np.add, (rows[o.column].to_numpy(float) for o in outs), np.zeros(mine.sum()))
-        territorial[mine] = functools.reduce(np.add, (rows[o.column].to_numpy(float) for o in outs if o.territorial),
-                                             np.zeros(mine.sum()))
+        avoided[mine] = sum((rows[o.column].to_numpy(float) for o in outs), np.zeros(mine.sum()))
+        territorial[mine] = sum((rows[o.column].to_numpy(float) for o in outs if o.territorial), np.zeros(mine.sum()))
     return parts.assign(avoided_t_co2e_a=avoided, territorial_t_co2e_a=territorial)
 
 
@@ -345,7 +346,8 @@ def output_files(ctx: Context, outputs: tuple[str, ...]) -> list[Path]:
 
 
 def run_outputs(ctx: Context, layers: StageResult, suitability: StageResult, bal: StageResult, *,
-                outputs: tuple[str, ...] = OUTPUTS, sheet_processes=None) -> StageResult:
+                outputs: tuple[str, ...] = OUTPUTS,
+                sheet_processes: SheetProcesses | None = None) -> StageResult:
     """Stage 5: maps (``map.html``, ``map_<technology>.html``), exports (``landuse.gpkg`` with
     QGIS styles, ``shapefiles/``, ``summary.csv``, ``land_stats.csv``, ``landuse.xlsx``) and fact
     sheets (``factsheets/<municipality>.pdf``), these in ``sheet_processes`` where they were started
@@ -413,7 +415,8 @@ def _write_maps(ctx: Context, layers: LayerSet, suitability: StageResult, summar
 
 
 def _write_factsheets(ctx: Context, layers: LayerSet, suitability: StageResult, summary, parts, *,
-                      meanwhile: Callable[[], Any] | None = None, processes=None) -> Path:
+                      meanwhile: Callable[[], Any] | None = None,
+                      processes: SheetProcesses | None = None) -> Path:
     from landuse.factsheet import FOLDER, SheetInputs, write_factsheets
 
     inputs = SheetInputs(
