@@ -306,6 +306,25 @@ def test_overlapping_borders_do_not_double_parcels():
     assert _overlap_m2(geoms) == 0
 
 
+def test_parts_inside_a_municipality_are_kept_and_parts_across_borders_cut():
+    from landuse.parcels import _assign_municipality, _polygon_parts
+
+    b = gpd.GeoDataFrame({"ags": ["14999001", "14999002"], "name": ["West", "East"], "group": ["g", "g"]},
+                         geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)], crs="EPSG:25833")
+    # wholly in West; across the border (60 ha west, 40 ha east); touching the border from inside East
+    inside, across, touching = box(100, 100, 300, 400), box(400, 0, 1400, 1000), box(1000, 500, 1200, 700)
+    parts = gpd.GeoDataFrame({"class": ["arable", "forest", "grassland"]}, geometry=[inside, across, touching],
+                             crs="EPSG:25833")
+    out = _polygon_parts(_assign_municipality(parts, b))  # as the derivation does: no line where one touches
+    got = sorted(zip(out["class"], out["municipality"], shapely.area(out.geometry.values).round(3), strict=True))
+    assert got == [("arable", "West", 60_000.0), ("forest", "East", 400_000.0), ("forest", "West", 600_000.0),
+                   ("grassland", "East", 40_000.0)]
+    # a part inside is the part itself, not an overlay's copy of it
+    kept = out.geometry.values[out["class"].eq("arable").to_numpy()][0]
+    assert shapely.equals_exact(kept, inside, tolerance=0)
+    assert out.loc[out["municipality"].eq("East"), "ags"].unique().tolist() == ["14999002"]
+
+
 @pytest.fixture(scope="module")
 def real_region_layers(real_data, tmp_path_factory):
     """The default region's layer store: the checkout's ``layers/`` when it is up to date (read

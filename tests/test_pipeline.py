@@ -3,7 +3,9 @@ are reused from the cache and rerun when an input changes; user options win over
 
 import filecmp
 import json
+import os
 import shutil
+import sys
 
 import pandas as pd
 import pyogrio
@@ -43,6 +45,35 @@ def test_export_and_run_give_identical_files(tiny_region, tmp_path):
     assert (b / CACHE_DIRNAME / "stages.json").is_file()
     _cli("balance", *common, "--out", tmp_path / "c")
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [CACHE_DIRNAME]
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority") or not sys.platform.startswith("linux"),
+                    reason="nice values per thread are Linux's")
+def test_land_statistics_run_beside_the_stages_at_the_lowest_priority(tiny_region, tiny_layers, tmp_path,
+                                                                      monkeypatch):
+    import threading
+
+    import landuse.stats
+    from landuse.pipeline import StageResult, context, land_rows_beside
+
+    seen = {}
+    land_rows = landuse.stats.municipal_land_rows
+    direct = land_rows(tiny_layers)
+
+    def rows(layers):
+        seen["thread"] = threading.current_thread() is not threading.main_thread()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return land_rows(layers)
+
+    monkeypatch.setattr(landuse.stats, "municipal_land_rows", rows)
+    cfg, data = tiny_region
+    ctx = context(cfg, data=data, layers_dir=tmp_path / "layers", out=tmp_path / "out")
+    collect = land_rows_beside(ctx, StageResult(tiny_layers, "k", False))
+    got = collect()
+    assert seen == {"thread": True, "nice": 19}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 19  # the caller keeps its own
+    pd.testing.assert_frame_equal(got, direct)
+    assert got["land_area_ha"].sum() > 0
 
 
 def test_stages_reused_and_rerun(tiny_region, tmp_path, monkeypatch):
