@@ -209,7 +209,11 @@ def _dissolve_per_cell(cells: np.ndarray, geoms: np.ndarray) -> np.ndarray:
     ci, gi = shapely.STRtree(geoms).query(cells, predicate="intersects")
     if len(ci) == 0:
         return out
-    pieces = map_chunks(shapely.intersection, geoms[gi], cells[ci])
+    # a geometry wholly inside its cell is its own piece (most road footprints and small land cover)
+    pieces = geoms[gi].copy()
+    shapely.prepare(cells)
+    cut = ~shapely.contains_properly(cells[ci], pieces)
+    pieces[cut] = map_chunks(shapely.intersection, pieces[cut], cells[ci[cut]])
     hit = np.unique(ci)
     out[hit] = map_chunks(_dissolve, shapely.geometrycollections(pieces, indices=np.searchsorted(hit, ci)))
     return out

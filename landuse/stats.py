@@ -189,20 +189,29 @@ def municipal_land_rows(layers: LayerSet) -> pd.DataFrame:
     settlement = map_chunks(shapely.difference, union_in_tiles(_settlement_parts(layers, rules, region_geom), tiles),
                             transport)
     mapped = union_in_tiles(np.asarray(_within(layers["landcover"], region_geom).geometry.values), tiles)
-    vegetation = map_chunks(shapely.difference, map_chunks(shapely.difference, mapped, transport), settlement)
+    # the settlement is land cover too, and apart from the transport area: so vegetation & water
+    # is the mapped land without transport, less the settlement's area (one overlay fewer)
+    open_land = map_chunks(shapely.difference, mapped, transport)
     mi, ti = shapely.STRtree(tiles).query(geoms, predicate="intersects")
-    pieces = map_chunks(shapely.intersection, geoms[mi], tiles[ti])  # each municipality cut into its tiles
+    # each municipality cut into its tiles; a tile wholly inside one is its own piece, and the
+    # categories (each clipped to its tile) lie wholly in it: their areas need no overlay
+    shapely.prepare(geoms)
+    whole = shapely.contains_properly(geoms[mi], tiles[ti])
+    cut = ~whole
+    pieces = map_chunks(shapely.intersection, geoms[mi[cut]], tiles[ti[cut]])
 
     def per_municipality(category: np.ndarray) -> np.ndarray:
-        covered = shapely.area(map_chunks(shapely.intersection, pieces, category[ti]))
+        covered = shapely.area(category[ti])
+        covered[cut] = shapely.area(map_chunks(shapely.intersection, pieces, category[ti[cut]]))
         return np.bincount(mi, weights=covered, minlength=len(geoms)) / 1e4
 
+    settlement_ha = per_municipality(settlement)
     rows = pd.DataFrame({
         "group": b["group"].to_numpy(),
         "land_area_ha": shapely.area(geoms) / 1e4,
-        "settlement_ha": per_municipality(settlement),
+        "settlement_ha": settlement_ha,
         "transport_ha": per_municipality(transport),
-        "vegetation_water_ha": per_municipality(vegetation),
+        "vegetation_water_ha": np.maximum(per_municipality(open_land) - settlement_ha, 0.0),
     }, index=pd.Index(b["name"].to_numpy(), name="area"))
     rows["unmapped_ha"] = (rows["land_area_ha"] - rows["settlement_ha"] - rows["transport_ha"]
                            - rows["vegetation_water_ha"]).clip(lower=0.0)
