@@ -55,3 +55,46 @@ def test_cache_round_trip(tmp_path):
     assert back["table"].loc["b", "x"] == 2
     files[0].unlink()
     assert not Cache.open(tmp_path).fresh("stage/default", "k1")  # a lost file reruns the stage
+
+
+def test_frames_read_as_geopandas_reads_them_with_one_crs_object_per_crs(tmp_path):
+    import json
+
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+    from geopandas.testing import assert_geodataframe_equal
+    from shapely.geometry import Point, box
+
+    from landuse.cache import read_frame
+
+    cache = Cache.open(tmp_path)
+    parcels = gpd.GeoDataFrame({"ha": [1.5, 0.25], "name": ["Wurzen", None], "site": [True, False]},
+                               geometry=[box(0, 0, 100, 150), box(200, 0, 250, 50)], crs="EPSG:25833",
+                               index=pd.Index(["p1", "p2"], name="parcel_id"))
+    parcels["centre"] = gpd.GeoSeries([Point(50, 75), Point(225, 25)], index=parcels.index, crs="EPSG:4326")
+    turbines = gpd.GeoDataFrame({"mw": [5.6]}, geometry=[Point(10, 10)], crs="EPSG:25833")
+    files = cache.write_frames("s", {"parcels": parcels, "turbines": turbines, "table": pd.DataFrame({"x": [1]})})
+    cache.done("s", "k", 0.1, files)
+    back = Cache.open(tmp_path).read_frames("s")
+    for path in files[:2]:
+        assert_geodataframe_equal(back[path.stem], gpd.read_parquet(path), check_crs=True)
+    pd.testing.assert_frame_equal(back["table"], pd.read_parquet(files[2]))
+    got = back["parcels"]
+    assert got.geometry.name == "geometry" and got.index.tolist() == ["p1", "p2"]
+    assert got.crs.to_epsg() == 25833 and got["centre"].crs.to_epsg() == 4326
+    assert got.geometry.area.tolist() == [15_000, 2_500]
+    # frames of one CRS share its object: concatenating them compares no CRS
+    assert back["turbines"].crs is got.crs
+    # GeoParquet without "crs" means OGC:CRS84; "crs": null an unknown one
+    table = pq.read_table(files[1])
+    for crs, expected in ((None, None), ("absent", "OGC:CRS84")):
+        geo = json.loads(table.schema.metadata[b"geo"])
+        if crs == "absent":
+            del geo["columns"]["geometry"]["crs"]
+        else:
+            geo["columns"]["geometry"]["crs"] = None
+        path = tmp_path / f"{crs}.parquet"
+        pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"geo": json.dumps(geo)}), path)
+        frame = read_frame(path)
+        assert (frame.crs is None) if expected is None else frame.crs.to_string() == expected
+        assert_geodataframe_equal(frame, gpd.read_parquet(path), check_crs=True)
