@@ -215,7 +215,7 @@ def read_frame(path: str | os.PathLike) -> pd.DataFrame:
         # GeoParquet: a missing "crs" is OGC:CRS84; null is an unknown CRS
         crs = _crs(json.dumps(spec["crs"], sort_keys=True)) if spec.get("crs") is not None else \
             (None if "crs" in spec else _crs('"OGC:CRS84"'))
-        frame[name] = gpd.array.from_wkb(frame[name].to_numpy(), crs=crs)
+        frame[name] = gpd.GeoSeries.from_wkb(frame[name].to_numpy(), index=frame.index, crs=crs)
     return gpd.GeoDataFrame(frame, geometry=geo["primary_column"])
 
 

@@ -88,6 +88,13 @@ def map_chunks(func: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: 
     return np.concatenate(parts)
 
 
+def pairs_among(pairs: tuple[np.ndarray, np.ndarray], among: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """True for each index pair (i, j) of ``pairs`` that ``among`` holds too (pairs of two tree
+    queries: those of ``contains_properly`` among those of ``intersects``, say)."""
+    span = int(max(pairs[1].max(initial=-1), among[1].max(initial=-1))) + 1
+    return np.isin(pairs[0].astype(np.int64) * span + pairs[1], among[0].astype(np.int64) * span + among[1])
+
+
 def subtract_union(targets: np.ndarray, cutters: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """``targets[i]`` minus the union of ``cutters[j]`` for each pair (i, j), vectorised.
 

@@ -28,7 +28,15 @@ from scipy.sparse.csgraph import connected_components
 
 from landuse.config import WORKING_CRS
 from landuse.errors import DataError
-from landuse.geometry import grid_tiles, map_chunks, map_threads, outline_pieces, snap_to_grid, subtract_union
+from landuse.geometry import (
+    grid_tiles,
+    map_chunks,
+    map_threads,
+    outline_pieces,
+    pairs_among,
+    snap_to_grid,
+    subtract_union,
+)
 from landuse.io import read_vector, repair_geometries
 from landuse.layers import LayerSet
 from landuse.parameters import PARAMETER_DIR, load_values
@@ -146,10 +154,7 @@ def _assign_municipality(parts: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) 
     geoms = np.asarray(parts.geometry.values)[p_idx]
     # most parts lie wholly inside their municipality: only those crossing its border are cut
     # (the query prepares each area once; default region: 1.8 of 2.0 CPU-s saved)
-    inside = np.zeros(len(p_idx), dtype=bool)
-    bi, pi = parts.sindex.query(areas, predicate="contains_properly")
-    inside[np.isin(b_idx * len(parts) + p_idx, bi * len(parts) + pi)] = True
-    cross = ~inside
+    cross = ~pairs_among((b_idx, p_idx), parts.sindex.query(areas, predicate="contains_properly"))
     geoms[cross] = map_chunks(shapely.intersection, geoms[cross], areas[b_idx[cross]])
     out = parts.iloc[p_idx].drop(columns=parts.geometry.name).reset_index(drop=True)
     for col in ("ags", "name", "group"):

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from landuse.config import PACKAGE_DIR, Region
-from landuse.geometry import grid_tiles, map_chunks, union_in_tiles
+from landuse.geometry import grid_tiles, map_chunks, pairs_among, union_in_tiles
 from landuse.layers import LayerSet
 
 log = logging.getLogger(__name__)
@@ -192,12 +192,11 @@ def municipal_land_rows(layers: LayerSet) -> pd.DataFrame:
     # the settlement is land cover too, and apart from the transport area: so vegetation & water
     # is the mapped land without transport, less the settlement's area (one overlay fewer)
     open_land = map_chunks(shapely.difference, mapped, transport)
-    mi, ti = shapely.STRtree(tiles).query(geoms, predicate="intersects")
+    tree = shapely.STRtree(tiles)
+    mi, ti = tree.query(geoms, predicate="intersects")
     # each municipality cut into its tiles; a tile wholly inside one is its own piece, and the
     # categories (each clipped to its tile) lie wholly in it: their areas need no overlay
-    shapely.prepare(geoms)
-    whole = shapely.contains_properly(geoms[mi], tiles[ti])
-    cut = ~whole
+    cut = ~pairs_among((mi, ti), tree.query(geoms, predicate="contains_properly"))
     pieces = map_chunks(shapely.intersection, geoms[mi[cut]], tiles[ti[cut]])
 
     def per_municipality(category: np.ndarray) -> np.ndarray:
