@@ -40,6 +40,24 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     str
         Hex digest.
     """
+    st = os.stat(path)
+    if st.st_size < _REMEMBERED_FROM:
+        return _sha256(path, chunk)
+    # a large input (the state's tiles, the rasters) is hashed once per process while its size and
+    # modification time stay: a Dask worker fingerprints each of its municipalities' stores with
+    # the same 94 MB tile file (0.2 s each)
+    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _REMEMBERED:
+        _REMEMBERED[key] = _sha256(path, chunk)
+    return _REMEMBERED[key]
+
+
+#: Files at least this large (bytes) have their checksum remembered (see :func:`sha256_file`).
+_REMEMBERED_FROM = 1 << 20
+_REMEMBERED: dict[tuple, str] = {}
+
+
+def _sha256(path: str | os.PathLike, chunk: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

@@ -151,3 +151,26 @@ def test_coordinates_outside_the_crs_area_of_use(tmp_path):
     ok = tmp_path / "utm.gpkg"
     gpd.GeoDataFrame({"GEN": ["A"]}, geometry=[box(330000, 5690000, 340000, 5700000)], crs="EPSG:25833").to_file(ok)
     assert len(read_vector(ok)) == 1
+
+
+def test_large_files_are_hashed_once_while_size_and_time_stay(tmp_path, monkeypatch):
+    import hashlib
+
+    import landuse.io as io
+
+    reads = []
+    real = io._sha256
+    monkeypatch.setattr(io, "_sha256", lambda path, chunk: reads.append(path) or real(path, chunk))
+    big, small = tmp_path / "tiles.mbtiles", tmp_path / "rules.yaml"
+    big.write_bytes(b"a" * (2 << 20))
+    small.write_bytes(b"x: 1\n")
+    first = io.sha256_file(big)
+    assert first == hashlib.sha256(b"a" * (2 << 20)).hexdigest()
+    assert io.sha256_file(big) == first and len(reads) == 1  # remembered
+    io.sha256_file(small), io.sha256_file(small)
+    assert len(reads) == 3  # small files are always read
+    # the same size, other bytes, another modification time: hashed anew
+    big.write_bytes(b"b" * (2 << 20))
+    os.utime(big, ns=(1_000_000_000, 1_000_000_000))
+    assert io.sha256_file(big) == hashlib.sha256(b"b" * (2 << 20)).hexdigest() != first
+    assert len(reads) == 4
