@@ -11,7 +11,8 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,8 +128,8 @@ class LayerSet:
 
     Attributes
     ----------
-    layers : dict of str to GeoDataFrame
-        Canonical layers in EPSG:25833.
+    layers : mapping of str to GeoDataFrame
+        Canonical layers in EPSG:25833 (a dict, or a store's :class:`StoredLayers`).
     rasters : dict of str to Path
         Rasters reprojected to EPSG:25833 (name → GeoTIFF).
     manifest : dict
@@ -140,7 +141,7 @@ class LayerSet:
         Derived layers built from the set, by name and settings (filled as they are asked for).
     """
 
-    layers: dict[str, gpd.GeoDataFrame]
+    layers: Mapping[str, gpd.GeoDataFrame]
     rasters: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     land_rows: pd.DataFrame | None = None
@@ -691,8 +692,52 @@ def layer_store(
     return layerset, False
 
 
+class StoredLayers(Mapping[str, gpd.GeoDataFrame]):
+    """The canonical layers of a store's GeoPackage, each read when it is first asked for.
+
+    A run that reuses its later stages needs the boundaries only: the default region's warm
+    run read all eleven layers (1.4 s of its 1.9 s), and a Dask worker every store it checks.
+    The file must stay as it was when the store was opened; otherwise its layers would not fit
+    the manifest and the stage keys.
+    """
+
+    def __init__(self, gpkg: Path) -> None:
+        self._gpkg = gpkg
+        self._stamp = _stamp(gpkg)
+        self._read: dict[str, gpd.GeoDataFrame] = {}
+        self._lock = threading.Lock()  # the land statistics' thread reads beside the stages
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        if name not in LAYER_NAMES:
+            raise KeyError(name)
+        with self._lock:
+            if name not in self._read:
+                if _stamp(self._gpkg) != self._stamp:
+                    raise DataError(f"{self._gpkg}: the layer store was changed or removed while this run used it; "
+                                    "run again.")
+                self._read[name] = read_vector(self._gpkg, layer=name)
+            return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LAYER_NAMES)
+
+    def __reduce__(self):  # a copy (pickle, deepcopy) opens the store anew
+        return StoredLayers, (self._gpkg,)
+
+    def __len__(self) -> int:
+        return len(LAYER_NAMES)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def read_layers(gpkg: str | os.PathLike, manifest_path: str | os.PathLike | None = None) -> LayerSet:
-    """Read a layer store back into a :class:`LayerSet`.
+    """Read a layer store back into a :class:`LayerSet` (each layer when first used, :class:`StoredLayers`).
 
     Parameters
     ----------
@@ -713,7 +758,14 @@ def read_layers(gpkg: str | os.PathLike, manifest_path: str | os.PathLike | None
         The GeoPackage is missing or lacks a canonical layer.
     """
     gpkg = Path(gpkg)
-    layers = {name: read_vector(gpkg, layer=name) for name in LAYER_NAMES}
+    try:
+        present = {name for name, _ in pyogrio.list_layers(gpkg)}
+    except Exception:  # noqa: BLE001 - read_vector names what is wrong with the file
+        present = set()
+    for name in LAYER_NAMES:
+        if name not in present:
+            read_vector(gpkg, layer=name)  # raises the DataError that names the file and the layer
+    layers = StoredLayers(gpkg)
     manifest: dict[str, Any] = {}
     rasters: dict[str, Path] = {}
     manifest_path = Path(manifest_path) if manifest_path else gpkg.with_suffix(".manifest.json")

@@ -273,3 +273,42 @@ def test_data_gaps_say_what_is_missing_and_what_it_means():
     assert len(gaps) == 3 and "39 %" in gaps[0]  # LSG, FFH, SPA
     assert any("110 kV" in n for n in notes)
     assert not any("power_lines is empty" in n for n in notes)
+
+
+def test_a_reused_store_reads_each_layer_when_first_used(tmp_path, monkeypatch):
+    import copy
+    import shutil
+
+    import pyogrio
+
+    import landuse.layers
+    from landuse.errors import DataError
+
+    cfg, data = write_tiny_region(tmp_path)
+    built, _ = layer_store(cfg, data, layers_dir=tmp_path / "layers")
+    read = []
+    real = landuse.layers.read_vector
+    monkeypatch.setattr(landuse.layers, "read_vector", lambda path, layer=None, **kw: read.append(layer) or
+                        real(path, layer=layer, **kw))
+    store, reused = layer_store(cfg, data, layers_dir=tmp_path / "layers")
+    assert reused and read == []
+    assert store["boundaries"]["name"].tolist() == ["Nordheim", "Südheim"] and read == ["boundaries"]
+    store["boundaries"]
+    assert read == ["boundaries"]  # read once
+    assert sorted(store.layers) == sorted(LAYER_NAMES) and len(store.layers) == len(LAYER_NAMES)
+    assert len(store["roads"]) == len(built["roads"]) and read == ["boundaries", "roads"]
+    assert len(copy.deepcopy(store.layers)["roads"]) == len(built["roads"])
+    # a store without a canonical layer fails when it is opened, naming the layer
+    broken = tmp_path / "broken.gpkg"
+    shutil.copy(tmp_path / "layers" / "tiny.gpkg", broken)
+    for name in LAYER_NAMES:
+        if name != "water_bodies":
+            pyogrio.write_dataframe(read_layers(tmp_path / "layers" / "tiny.gpkg")[name], tmp_path / "part.gpkg",
+                                   layer=name, driver="GPKG")
+    with pytest.raises(DataError, match="part.gpkg.*water_bodies"):
+        read_layers(tmp_path / "part.gpkg")
+    # a store replaced under a running set is not read into it
+    later = read_layers(broken)
+    broken.write_bytes(broken.read_bytes() + b"\0")
+    with pytest.raises(DataError, match="changed or removed"):
+        later["roads"]
