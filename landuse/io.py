@@ -40,16 +40,26 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     str
         Hex digest.
     """
-    st = os.stat(path)
-    if st.st_size < _REMEMBERED_FROM:
+    stamp = file_stamp(path)
+    if stamp is None or stamp[1] < _REMEMBERED_FROM:
         return _sha256(path, chunk)
     # a large input (the state's tiles, the rasters) is hashed once per process while its size and
     # modification time stay: a Dask worker fingerprints each of its municipalities' stores with
     # the same 94 MB tile file (0.2 s each)
-    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    key = (os.path.realpath(path), *stamp)
     if key not in _REMEMBERED:
         _REMEMBERED[key] = _sha256(path, chunk)
     return _REMEMBERED[key]
+
+
+def file_stamp(path: str | os.PathLike) -> tuple[int, int, int] | None:
+    """(inode, size, modification time in ns) of a file, None where it cannot be read: unchanged
+    while the file is."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 #: Files at least this large (bytes) have their checksum remembered (see :func:`sha256_file`).

@@ -36,7 +36,7 @@ from landuse.config import (
 )
 from landuse.errors import DataError
 from landuse.geometry import transformer
-from landuse.io import config_hash, read_vector, repair_geometries, sha256_file, write_json, write_layers
+from landuse.io import config_hash, file_stamp, read_vector, repair_geometries, sha256_file, write_json, write_layers
 from landuse.sources import mbtiles, omt, osm, osmfile
 from landuse.sources.boundaries import geocode_boundaries, read_boundaries
 from landuse.sources.files import read_file_source
@@ -703,7 +703,7 @@ class StoredLayers(Mapping[str, gpd.GeoDataFrame]):
 
     def __init__(self, gpkg: Path) -> None:
         self._gpkg = gpkg
-        self._stamp = _stamp(gpkg)
+        self._stamp = file_stamp(gpkg)
         self._read: dict[str, gpd.GeoDataFrame] = {}
         self._lock = threading.Lock()  # the land statistics' thread reads beside the stages
 
@@ -712,7 +712,7 @@ class StoredLayers(Mapping[str, gpd.GeoDataFrame]):
             raise KeyError(name)
         with self._lock:
             if name not in self._read:
-                if _stamp(self._gpkg) != self._stamp:
+                if file_stamp(self._gpkg) != self._stamp:
                     raise DataError(f"{self._gpkg}: the layer store was changed or removed while this run used it; "
                                     "run again.")
                 self._read[name] = read_vector(self._gpkg, layer=name)
@@ -726,14 +726,6 @@ class StoredLayers(Mapping[str, gpd.GeoDataFrame]):
 
     def __len__(self) -> int:
         return len(LAYER_NAMES)
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def read_layers(gpkg: str | os.PathLike, manifest_path: str | os.PathLike | None = None) -> LayerSet:
