@@ -190,7 +190,8 @@ def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, shar
     data = data[cols].fillna(0.0) * share
     data["municipality"] = parcels["municipality"]
     data["group"] = parcels["municipality_group"]
-    order = list(dict.fromkeys(parcels.sort_values("ags")["municipality"]))
+    named = parcels[["ags", "municipality", "municipality_group"]].drop_duplicates()
+    order = list(dict.fromkeys(named.sort_values("ags", kind="stable")["municipality"]))
     munis = data.groupby("municipality")[cols].sum().reindex(order, fill_value=0.0)
     groups = data.groupby("group")[cols].sum().reindex(region.groups, fill_value=0.0)
     total = data[cols].sum().to_frame("Region").T
@@ -202,7 +203,7 @@ def balance(parcels: pd.DataFrame, potential: pd.DataFrame, region: Region, shar
     keys = list(zip(table["level"], table.index, strict=True))
     table["emission_load_t_co2e_a"] = emission_loads(region, municipalities, year=load_year).reindex(keys).to_numpy()
     years = {g: y for g, (_, y) in loads_in(region, load_year).items()}
-    group_of = dict(zip(parcels["municipality"], parcels["municipality_group"], strict=False))
+    group_of = dict(zip(named["municipality"], named["municipality_group"], strict=True))
     region_years = "/".join(str(y) for y in sorted({y for y in years.values() if y is not None}))
     table["emission_load_year"] = [str(years.get(group_of.get(name) if level == "municipality" else name) or "")
                                    if level != "region" else region_years for level, name in keys]

@@ -88,6 +88,29 @@ def map_chunks(func: Callable[..., np.ndarray], *arrays: np.ndarray, min_chunk: 
     return np.concatenate(parts)
 
 
+def query_pairs(tree: shapely.STRtree | gpd.sindex.SpatialIndex, geoms: np.ndarray, **options) -> np.ndarray:
+    """``tree.query(geoms, **options)`` (a shapely ``STRtree`` or a geopandas spatial index) on
+    :func:`thread_count` threads: the pairs of a single call, in its order.
+
+    A predicate query tests each of ``geoms`` on its own, with the GIL released, so consecutive
+    slices of ``geoms`` are queried at once (default region, the parcels against themselves:
+    2.1 s on one thread, 1.3 s on two).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    threads = thread_count()
+    chunks = min(threads * CHUNKS_PER_THREAD, len(geoms) // 256)
+    if threads <= 1 or chunks <= 1:
+        return np.asarray(tree.query(geoms, **options))
+    bounds = np.linspace(0, len(geoms), chunks + 1).astype(int)
+
+    def one(ab: tuple[int, int]) -> np.ndarray:
+        pairs = np.asarray(tree.query(geoms[ab[0]:ab[1]], **options))
+        pairs[0] += ab[0]
+        return pairs
+
+    return np.concatenate(map_threads(one, itertools.pairwise(bounds)), axis=1)
+
+
 def pairs_among(pairs: tuple[np.ndarray, np.ndarray], among: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """True for each index pair (i, j) of ``pairs`` that ``among`` holds too (pairs of two tree
     queries: those of ``contains_properly`` among those of ``intersects``, say)."""

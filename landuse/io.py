@@ -22,6 +22,7 @@ import shapely
 from pyproj import Transformer
 
 from landuse.errors import DataError, LanduseError
+from landuse.geometry import map_chunks
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,7 @@ def repair_geometries(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
         log.warning("%s: dropped %d empty geometries", name, int(empty.sum()))
         gdf = gdf[~empty]
         geom = gdf.geometry.values
-    invalid = ~shapely.is_valid(geom)
+    invalid = ~map_chunks(shapely.is_valid, np.asarray(geom))
     if invalid.any():
         n = int(invalid.sum())
         fixed = shapely.make_valid(geom[invalid])

@@ -513,7 +513,7 @@ def build_layers(
         "coverage": coverage,
         "notes": notes,
         "sources": manifest_sources,
-        "layers": {n: {"features": len(g), "source": ", ".join(sorted(set(g["source"]))) if len(g) else ""}
+        "layers": {n: {"features": len(g), "source": ", ".join(sorted(pd.unique(g["source"]))) if len(g) else ""}
                    for n, g in layers.items()},
         "rasters": {k: {"path": str(p), **{kk: src["rasters"][k].get(kk) for kk in
                                           ("unit", "description", "attribution", "licence")}}

@@ -34,6 +34,7 @@ from landuse.geometry import (
     map_threads,
     outline_pieces,
     pairs_among,
+    query_pairs,
     snap_to_grid,
     subtract_union,
 )
@@ -125,7 +126,9 @@ def _split_lines(layers: LayerSet) -> tuple[np.ndarray, np.ndarray]:
     geoms = np.concatenate([roads.geometry.values, rail.geometry.values, ww.geometry.values])
     w = np.concatenate([road_w.to_numpy(float), rail_w.to_numpy(float), ww_w.to_numpy(float)])
     is_water = np.repeat([False, False, True], [len(roads), len(rail), len(ww)])
-    return shapely.buffer(geoms, np.maximum(w, 1.0) / 2, cap_style="flat", quad_segs=2), is_water
+    footprints = map_chunks(lambda g, r: shapely.buffer(g, r, cap_style="flat", quad_segs=2), geoms,
+                            np.maximum(w, 1.0) / 2)
+    return footprints, is_water
 
 
 def _stable_ids(ags: np.ndarray, geoms: np.ndarray) -> np.ndarray:
@@ -287,8 +290,8 @@ def derive_parcels(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDat
     geoms = lc.geometry.values
     # the higher-ranked polygon cuts the lower one (a strict order: no overlap survives, none is cut twice)
     rank = _flatten_order(lc)
-    i, j = lc.sindex.query(geoms, predicate="intersects")
-    pairs = np.vstack([i, j])
+    pairs = query_pairs(lc.sindex, geoms, predicate="intersects")
+    i, j = pairs
     pairs = pairs[:, rank[j] > rank[i]]
     # a neighbour that only touches cuts nothing: only pairs whose interiors meet are dissolved and
     # subtracted (default region: 7,484 of 18,221 pairs; the flattening 1.05 s to 0.6 s)
@@ -296,8 +299,7 @@ def derive_parcels(layers: LayerSet, settings: dict | None = None) -> gpd.GeoDat
     flat = subtract_union(geoms, geoms, pairs[:, meet])
     cutters, is_water = _split_lines(layers)
     tree = shapely.STRtree(cutters)
-    i, j = tree.query(flat, predicate="intersects")
-    flat = subtract_union(flat, cutters, np.vstack([i, j]))
+    flat = subtract_union(flat, cutters, query_pairs(tree, flat, predicate="intersects"))
     parts = gpd.GeoDataFrame({"class": lc["class"].to_numpy(), "subclass": lc["subclass"].to_numpy()},
                              geometry=flat, crs=WORKING_CRS)
     parts = _polygon_parts(parts)
@@ -352,17 +354,20 @@ def _islands_apart(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """
     geoms = gdf.geometry.values
     multi = np.flatnonzero(shapely.get_num_geometries(geoms) > 1)
+    parts, owner = shapely.get_parts(geoms[multi], return_index=True)
+    shells = shapely.polygons(shapely.get_exterior_ring(parts))
+    # every part within the shell of another part of its multipolygon: the pairs of one envelope
+    # query, the predicate only for parts of the same multipolygon
+    si, pi = shapely.STRtree(parts).query(shells)
+    same = (owner[si] == owner[pi]) & (si != pi)
+    si, pi = si[same], pi[same]
+    inside = np.zeros(len(parts), dtype=bool)
+    inside[pi[shapely.contains(shells[si], parts[pi])]] = True
     rows, extra = [], []
-    for i in multi:
-        parts = shapely.get_parts(geoms[i])
-        shells = shapely.polygons(shapely.get_exterior_ring(parts))
-        inside = np.zeros(len(parts), dtype=bool)
-        for k, shell in enumerate(shells):
-            others = np.delete(np.arange(len(parts)), k)
-            inside[others] |= shapely.within(parts[others], shell)
-        if inside.any():
-            rows.append(i)
-            extra.append((i, shapely.union_all(parts[~inside]), parts[inside]))
+    for m in np.unique(owner[inside]):
+        mine = owner == m
+        rows.append(multi[m])
+        extra.append((multi[m], shapely.union_all(parts[mine & ~inside]), parts[mine & inside]))
     if not rows:
         return gdf
     out = gdf.copy()
@@ -526,7 +531,7 @@ def _building_groups(layers: LayerSet, s: dict) -> gpd.GeoDataFrame:
     in_settlement = np.zeros(len(b), dtype=bool)
     if len(settled) and len(b):
         # residential polygons query the buildings' tree: each large polygon is prepared once
-        hit = shapely.STRtree(b.geometry.values).query(settled.geometry.values, predicate="intersects")[1]
+        hit = query_pairs(shapely.STRtree(b.geometry.values), settled.geometry.values, predicate="intersects")[1]
         in_settlement[hit] = True
     if len(b):
         counts = reason[~in_settlement].value_counts()
@@ -535,7 +540,7 @@ def _building_groups(layers: LayerSet, s: dict) -> gpd.GeoDataFrame:
     b = b[is_dwelling & ~in_settlement].reset_index(drop=True)
     if b.empty:
         return b.assign(group_id=pd.Series(dtype=int), group_size=pd.Series(dtype=int))
-    i, j = b.sindex.query(b.geometry.values, predicate="dwithin", distance=s["building_group_gap_m"])
+    i, j = query_pairs(b.sindex, b.geometry.values, predicate="dwithin", distance=s["building_group_gap_m"])
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(b), len(b)))
     _, labels = connected_components(graph, directed=False)
     sizes = np.bincount(labels)
@@ -932,8 +937,9 @@ def build_parcels(layers: LayerSet, parcels_source: dict | None = None, data_dir
     else:
         parcels = derive_parcels(layers, settings)
         id_field = None
+    with_open_land = set(parcels["municipality"][parcels["class"].isin(CANDIDATE_CLASSES)].unique())
     for name in layers["boundaries"]["name"]:
-        if not ((parcels["municipality"] == name) & parcels["class"].isin(CANDIDATE_CLASSES)).any():
+        if name not in with_open_land:
             log.warning("Municipality %s has no open land (arable, grassland, forest) in the parcel model.", name)
     invalid = ~shapely.is_valid(parcels.geometry.values)
     if invalid.any():

@@ -20,7 +20,7 @@ from landuse import technologies
 from landuse.aviation import approach_surfaces
 from landuse.criteria import Criterion, Exclusion, Limit, RuleSet
 from landuse.errors import ConfigError
-from landuse.geometry import QUAD_SEGS, area_frame, clean, dissolve_in_tiles, map_threads
+from landuse.geometry import QUAD_SEGS, area_frame, clean, dissolve_in_tiles, map_chunks, map_threads, query_pairs
 from landuse.layers import LayerSet
 from landuse.parcels import building_groups
 from landuse.technologies import Assessment, Technology
@@ -46,7 +46,7 @@ def _site_buildings(layers: LayerSet, values: dict[str, float]) -> gpd.GeoDataFr
     sites = lc[lc["class"].isin(SITE_CLASSES)]
     if b.empty or sites.empty:
         return b.iloc[:0]
-    hit = np.unique(sites.sindex.query(b.geometry.values, predicate="intersects")[0])
+    hit = np.unique(query_pairs(sites.sindex, b.geometry.values, predicate="intersects")[0])
     return b.iloc[hit]
 
 
@@ -177,7 +177,7 @@ def _subtract_disjoint(eligible: np.ndarray, inside: np.ndarray, pieces: np.ndar
     rank = np.arange(len(t)) - np.searchsorted(t, t)
     for k in range(int(rank.max()) + 1):
         now = rank == k
-        eligible[t[now]] = shapely.difference(eligible[t[now]], pieces[z[now]])
+        eligible[t[now]] = map_chunks(shapely.difference, eligible[t[now]], pieces[z[now]])
 
 
 def limit_exceeded(parcels: pd.DataFrame, limit: Limit) -> np.ndarray:

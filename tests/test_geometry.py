@@ -17,6 +17,7 @@ from landuse.geometry import (
     map_chunks,
     map_threads,
     outline_pieces,
+    query_pairs,
     snap_to_grid,
     thread_count,
     union_in_tiles,
@@ -109,6 +110,24 @@ def test_map_chunks_hands_the_threads_many_slices_and_joins_them_in_order(monkey
     assert shapely.area(out) == pytest.approx(np.pi * 1050.0 ** 2, rel=3e-3)
     sizes.clear()
     assert len(map_chunks(buffer, zones[:40])) == 40 and sizes == [40]  # too few for two slices of 32
+
+
+def test_query_pairs_on_threads_are_the_pairs_of_one_query(monkeypatch):
+    import geopandas as gpd
+
+    monkeypatch.setenv("LANDUSE_THREADS", "2")
+    zones = _circles(n=3000)  # 1 km circles over 10 km: each meets dozens of the others
+    tree = shapely.STRtree(zones)
+    pairs = query_pairs(tree, zones, predicate="intersects")
+    assert pairs.shape[1] > 20 * len(zones)
+    assert np.array_equal(pairs, tree.query(zones, predicate="intersects"))
+    # each circle's own pair, and no pair of centres more than 2 km apart
+    centres = shapely.centroid(zones)
+    assert (pairs[0] == pairs[1]).sum() == len(zones)
+    assert shapely.distance(centres[pairs[0]], centres[pairs[1]]).max() < 2000.0
+    near = query_pairs(gpd.GeoSeries(zones).sindex, centres, predicate="dwithin", distance=500.0)
+    assert np.array_equal(near, gpd.GeoSeries(zones).sindex.query(centres, predicate="dwithin", distance=500.0))
+    assert shapely.distance(centres[near[0]], zones[near[1]]).max() <= 500.0
 
 
 def test_union_in_tiles_is_aligned_with_the_tiles():

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from landuse.geometry import area_frame, clean, cut
+from landuse.geometry import area_frame, clean, cut, map_chunks
 from landuse.potential import C_TO_CO2, fossil_heat_g_per_kwh
 from landuse.technologies import Assessment, Output, ResultLayer, Technology, register
 
@@ -47,7 +47,7 @@ class Agroforestry(Technology):
         waterways = a.layers["waterways"].query("not tunnel").geometry.values
         zones = shapely.buffer(waterways, v.get("riparian_strip_m", 10.0), quad_segs=4) if len(waterways) \
             else waterways
-        riparian = clean(shapely.difference(a.eligible, cut(a.eligible, zones)))
+        riparian = clean(map_chunks(shapely.difference, a.eligible, cut(a.eligible, zones)))
         table["riparian_ha"] = shapely.area(riparian) / 1e4
         table["no_soil_credit"] = a.parcels["class"].eq("grassland").to_numpy()
         table["layout"] = np.where(table["eligible_ha"] >= v.get("alley_min_field_ha", 5.0), "alley_cropping",

@@ -18,7 +18,7 @@ import shapely
 
 from landuse import yields
 from landuse.config import WORKING_CRS
-from landuse.geometry import area_frame
+from landuse.geometry import area_frame, map_threads
 from landuse.technologies import Assessment, Output, ResultLayer, Technology, register
 
 log = logging.getLogger(__name__)
@@ -352,8 +352,9 @@ class Wind(Technology):
         direction = a.rules.values.get("main_wind_direction_deg", 225)
         boundaries = a.layers["boundaries"]
         ags_of = a.parcels["ags"].astype(str)
-        placed, replaced_by = [], pd.Series("", index=units.index, dtype=object)
-        for ags in sorted(ags_of.unique()):
+        replaced_by = pd.Series("", index=units.index, dtype=object)
+
+        def place_in(ags: str) -> tuple[gpd.GeoDataFrame, pd.Series, np.ndarray]:
             mine = ags_of.eq(ags).to_numpy()
             outline = boundaries.geometry.values[boundaries["ags"].astype(str).eq(ags).to_numpy()] \
                 if len(boundaries) else []
@@ -366,6 +367,12 @@ class Wind(Technology):
             sub = dataclasses.replace(a, parcels=a.parcels[mine], table=a.table[mine], eligible=a.eligible[mine])
             here, by = self._place(sub, area[area.index.isin(a.parcels.index[mine])], local, design, radius_m,
                                    keep_out=band, id_prefix=f"WT{ags}-", zones=zones)
+            return here, by, own
+
+        # the municipalities are independent (each keeps to the units of the others, not to their
+        # new turbines), so they are placed on threads; the zones' keys name the municipality
+        placed = []
+        for here, by, own in map_threads(place_in, sorted(ags_of.unique())):
             placed.append(here)
             replaced_by[own] = by[own]
         placed = pd.concat(placed, ignore_index=True) if placed else place_turbines(area.iloc[:0], **design)
