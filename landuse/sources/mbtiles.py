@@ -522,11 +522,15 @@ def _merge_polygons(geoms: np.ndarray, tile_xy: np.ndarray, attrs: pd.DataFrame,
         cand = np.flatnonzero(_near_edge(parts, origin, 0.5))
     if len(cand) == 0:
         return parts, a
-    i, j = shapely.STRtree(parts[cand]).query(parts[cand], predicate="intersects")
+    # envelope pairs first: the predicate only for pieces of the same attributes (most neighbours
+    # differ), each pair once
+    i, j = shapely.STRtree(parts[cand]).query(parts[cand])
     ok = (i < j) & (group[cand[i]] == group[cand[j]])
     if not dissolve:
         ok &= np.any(origin[cand[i]] != origin[cand[j]], axis=1)
     i, j = i[ok], j[ok]
+    meet = shapely.intersects(parts[cand[i]], parts[cand[j]])
+    i, j = i[meet], j[meet]
     if len(i) == 0:
         return parts, a
     label = _components(len(cand), i, j)
