@@ -363,20 +363,20 @@ def _islands_apart(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     si, pi = si[same], pi[same]
     inside = np.zeros(len(parts), dtype=bool)
     inside[pi[shapely.contains(shells[si], parts[pi])]] = True
-    rows, extra = [], []
-    for m in np.unique(owner[inside]):
-        mine = owner == m
-        rows.append(multi[m])
-        extra.append((multi[m], shapely.union_all(parts[mine & ~inside]), parts[mine & inside]))
-    if not rows:
+    if not inside.any():
         return gdf
+    # the parts of a valid multipolygon do not overlap: what stays of each is a multipolygon of
+    # them, made in one call (a union of each took 0.2 s); one assignment and one frame of
+    # islands follow (row by row, pandas took 0.3 s for 70 islands)
+    hit = np.unique(owner[inside])
+    stay = np.isin(owner, hit) & ~inside
+    rests = shapely.multipolygons(parts[stay], indices=np.searchsorted(hit, owner[stay]))
+    single = shapely.get_num_geometries(rests) == 1
+    rests[single] = shapely.get_geometry(rests[single], 0)
     out = gdf.copy()
-    new = []
-    for i, rest, islands in extra:
-        out.loc[out.index[i], out.geometry.name] = rest
-        for island in islands:
-            new.append(out.iloc[[i]].set_geometry([island], crs=out.crs))
-    return pd.concat([out, *new], ignore_index=True)
+    out.loc[out.index[multi[hit]], out.geometry.name] = rests
+    islands = out.iloc[multi[owner[inside]]].set_geometry(parts[inside], crs=out.crs)
+    return pd.concat([out, islands], ignore_index=True)
 
 
 def read_parcel_file(spec: dict, data_dir: Path, layers: LayerSet) -> gpd.GeoDataFrame:
