@@ -477,16 +477,18 @@ def dwelling_mask(buildings: gpd.GeoDataFrame, landcover: gpd.GeoDataFrame,
     kind = buildings["kind"].astype(str).str.lower().to_numpy() if "kind" in buildings else np.full(n, "yes")
     height = (pd.to_numeric(buildings["height_m"], errors="coerce").to_numpy(float) if "height_m" in buildings
               else np.full(n, np.nan))
-    by_size = ~np.isin(kind, list(DWELLING_KINDS | NON_DWELLING_KINDS))
+    # hashed lookups (np.isin sorts the 200,000 strings of a region)
+    by_size = ~pd.Series(kind).isin(DWELLING_KINDS | NON_DWELLING_KINDS).to_numpy()
     reason[by_size & (area < s["dwelling_min_m2"])] = "small"
     reason[by_size & (area > s["dwelling_max_m2"])] = "large"
     reason[by_size & (height < s["dwelling_min_height_m"])] = "low"
-    named = np.isin(kind, list(NON_DWELLING_KINDS))
+    named = pd.Series(kind).isin(NON_DWELLING_KINDS).to_numpy()
     reason[named] = "kind_" + kind[named].astype(object)
     land = landcover[landcover["subclass"].isin(NON_DWELLING_LAND)]
     if len(land):
         # each land polygon queries the tree of building points (prepared once, not per building)
-        li, bi = shapely.STRtree(shapely.point_on_surface(geoms)).query(land.geometry.values, predicate="intersects")
+        points = map_chunks(shapely.point_on_surface, np.asarray(geoms))
+        li, bi = query_pairs(shapely.STRtree(points), land.geometry.values, predicate="intersects")
         reason[bi] = "land_" + land["subclass"].to_numpy()[li].astype(object)
     return reason == "dwelling", pd.Series(reason, index=buildings.index, dtype=object)
 
