@@ -943,7 +943,7 @@ def build_parcels(layers: LayerSet, parcels_source: dict | None = None, data_dir
     for name in layers["boundaries"]["name"]:
         if name not in with_open_land:
             log.warning("Municipality %s has no open land (arable, grassland, forest) in the parcel model.", name)
-    invalid = ~shapely.is_valid(parcels.geometry.values)
+    invalid = ~map_chunks(shapely.is_valid, np.asarray(parcels.geometry.values))
     if invalid.any():
         # pieces rejoined from vector tiles can touch themselves after snapping; buffer(0) mends a
         # polygon without moving its outline (areas change by well under 0.01 %)
