@@ -3,8 +3,9 @@
 The naive pass is what one writes first: load the layers the rules use (``geopandas.read_file``
 of the layer store), then for each rule buffer its features, dissolve them, and subtract the union
 from every candidate parcel. It is timed with and without the loading (the issue's reference
-includes it; the engine's figure does not, as its layers are in memory). The engine (:func:`landuse.suitability.assess`)
-gives the same eligible area and, per rule, the share of each parcel it excludes on its own.
+includes it; the engine's figure does not, as its layers are in memory). The engine
+(:func:`landuse.suitability.assess`) gives the same eligible area and, per rule, the share of each
+parcel it excludes on its own.
 Both use the same buffer resolution (QUAD_SEGS), so the naive pass is the exact reference. The
 engine runs the rules on ``thread_count()`` threads (``LANDUSE_THREADS``; the machine's cores by
 default) and is timed on one thread as well; the naive pass is one thread.
